@@ -1,0 +1,93 @@
+# Lamina. On a fresh machine the only two commands are `make corpus` and `make test`:
+# every target below creates and fills the virtual environment and builds KenLM's tools itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?= out
+# Compiled tools are cached outside the clone, so a fresh clone on the same machine reuses them.
+LAMINA_CACHE ?= $(HOME)/.cache/lamina
+KENLM_VERSION := 0.3.0
+KENLM_BIN := $(LAMINA_CACHE)/kenlm-$(KENLM_VERSION)/bin
+export LAMINA_KENLM_BIN := $(abspath $(KENLM_BIN))
+BOOST_PKGS := libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev \
+              zlib1g-dev libbz2-dev liblzma-dev cmake
+LAMINA := $(PY) -m lamina
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools system-deps sample models corpus pretrain report bench test test-fast lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv and install the pinned dependencies and the package
+$(STAMP): requirements.txt requirements-dev.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+system-deps: ## Debian packages KenLM's tools build with (installs them when run as root)
+	@if ! dpkg -s $(BOOST_PKGS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BOOST_PKGS); \
+	  else \
+	    echo "KenLM's lmplz needs Debian packages; as root run: apt-get install -y $(BOOST_PKGS)"; exit 1; \
+	  fi; \
+	fi
+
+tools: $(KENLM_BIN)/lmplz ## build KenLM's lmplz and build_binary from the PyPI source distribution (cached)
+$(KENLM_BIN)/lmplz: | system-deps
+	@set -e; tmp=$$(mktemp -d); \
+	$(PYTHON) -m pip download -q --no-deps --no-binary :all: -d $$tmp kenlm==$(KENLM_VERSION); \
+	tar -xzf $$tmp/kenlm-$(KENLM_VERSION).tar.gz -C $$tmp; \
+	cmake -S $$tmp/kenlm-$(KENLM_VERSION) -B $$tmp/build -DCMAKE_BUILD_TYPE=Release >/dev/null; \
+	$(MAKE) -s -C $$tmp/build -j2 lmplz build_binary >/dev/null; \
+	mkdir -p $(KENLM_BIN); cp $$tmp/build/bin/lmplz $$tmp/build/bin/build_binary $(KENLM_BIN)/; \
+	rm -rf $$tmp; echo "built $(KENLM_BIN)/lmplz and build_binary"
+
+sample: venv ## write the sample world to $(OUT)/sample
+	$(LAMINA) sample --out $(OUT)/sample
+
+models: venv tools sample ## train language id, SentencePiece + KenLM per language, the reference classifier
+	$(LAMINA) models --sample $(OUT)/sample --out $(OUT)/models
+
+corpus: models ## run every source pipeline on the sample world, train the tokenizer, write shards and reports
+	$(LAMINA) corpus --input $(OUT)/sample --models $(OUT)/models --out $(OUT)/corpus
+	$(LAMINA) tokenizer train --corpus $(OUT)/corpus --vocab-size 2000
+	$(LAMINA) tokenizer shards --corpus $(OUT)/corpus
+	$(LAMINA) report --corpus $(OUT)/corpus
+	@echo "corpus: documents in $(OUT)/corpus/docs, statistics in $(OUT)/corpus/stats," \
+	      "shards in $(OUT)/corpus/shards, report at $(OUT)/corpus/report/index.html"
+
+$(OUT)/corpus/shards/manifest.json:
+	$(MAKE) corpus OUT=$(OUT)
+
+report: venv ## rebuild the HTML filter reports of $(OUT)/corpus
+	$(LAMINA) report --corpus $(OUT)/corpus
+
+pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU on the corpus shards
+	$(LAMINA) pretrain --config configs/pretrain/tiny.toml --manifest $(OUT)/corpus/shards/manifest.json \
+	  --out $(OUT)/pretrain
+
+bench: venv tools ## benchmarks: ratios against a baseline, side by side
+	$(LAMINA) bench
+
+test: venv tools ## run the whole test suite
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+test-fast: venv tools ## the tests not marked slow
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+
+lint: venv ## ruff check and format check
+	$(VENV)/bin/ruff check lamina tests dags
+	$(VENV)/bin/ruff format --check lamina tests dags
+
+format: venv
+	$(VENV)/bin/ruff format lamina tests dags
+
+clean: ## remove outputs (keeps .venv and the tool cache)
+	rm -rf $(OUT)

@@ -1,0 +1,28 @@
+"""`lamina bench [NAME ...]`: every benchmark prints its figures next to a baseline run in the same
+process, as ratios (never asserted by timed tests). Each area keeps its benchmark beside its code."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "langid": ("lamina.models", "language id accuracy on real multilingual text"),
+    "ccnet": ("lamina.pipelines.bench", "documents/s/core of the CCNet chain and each stage"),
+    "shards": ("lamina.tokenize.bench", "tokens/s/core of the shard writer vs SentencePiece encode"),
+    "block": ("lamina.pretrain.bench_block", "activation bytes and step time per checkpointing mode"),
+    "train": ("lamina.pretrain.bench_train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = list(argv or []) or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown or "--help" in names or "-h" in names:
+        print("usage: lamina bench [NAME ...]\n" + "\n".join(f"  {k:<8} {v[1]}" for k, v in BENCHES.items()))
+        return 2 if unknown else 0
+    for name in names:
+        module, what = BENCHES[name]
+        print(f"\n== bench {name}: {what} ==", flush=True)
+        importlib.import_module(module).bench(sys.argv[:0])
+    return 0

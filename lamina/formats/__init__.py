@@ -1,0 +1,1 @@
+"""Pure-Python streaming parsers of the raw source formats (no Beam)."""

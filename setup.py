@@ -1,0 +1,38 @@
+"""Lamina: LLaMA-1's data pipeline and pretraining, reproduced.
+
+Runtime dependencies are declared here with the ranges the code needs; `requirements.txt` pins the
+exact versions tested together (the Makefile installs those). Beam workers (Dataflow) install the
+package from the sdist that `--setup_file ./setup.py` stages.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lamina",
+    version="0.1.0",
+    description="An open reproduction of the LLaMA-1 data pipeline and pretraining stage",
+    packages=find_packages(include=["lamina", "lamina.*"]),
+    package_data={"lamina": ["sample/data/*", "configs/*.toml"]},
+    python_requires=">=3.11",
+    install_requires=[
+        "apache-beam[gcp]>=2.77,<3",
+        "fasttext>=0.9.3",
+        "kenlm>=0.3.0",
+        "datasketch>=1.6",
+        "sentencepiece>=0.2",
+        "torch>=2.10",
+        "pyarrow",
+        "google-cloud-bigquery",
+        "numpy",
+        "warcio>=1.7",
+        "mwparserfromhell>=0.6",
+        "defusedxml>=0.7",
+        "matplotlib",
+        "tensorboard",
+    ],
+    extras_require={
+        "gpu": ["xformers>=0.0.35"],
+        "dev": ["pytest", "ruff", "transformers>=4.45", "megatron-core"],
+    },
+    entry_points={"console_scripts": ["lamina=lamina.cli:main"]},
+)
