@@ -1,0 +1,215 @@
+"""The LLaMA-1 model, plain single-device PyTorch, readable top to bottom (after nanoGPT's model.py):
+RMSNorm -> rotary embeddings -> causal attention -> SwiGLU feed-forward -> pre-norm block -> model.
+
+No biases, untied input embedding and output layer, RMSNorm computed in fp32 before each sub-layer.
+Module and parameter names follow Meta's and torchtitan's llama (`tok_embeddings`,
+`layers.{i}.attention.wq`, `layers.{i}.feed_forward.w1`, `norm`, `output`, ...), so tensor-parallel
+plans written for those apply unchanged. Parallelism is applied from outside (pretrain/parallelize.py);
+the only switch in here is `Transformer.checkpointing`, which picks how each block keeps activations
+for its backward (see remat.py).
+
+Rotary layout: Meta's. Each head's dimensions are rotated in INTERLEAVED pairs (0, 1), (2, 3), ...
+with frequency theta^(-2i/D) for pair i. Hugging Face's `rotate_half` pairs dimension i with i + D/2;
+hf.py converts between the two by permuting the rows of wq and wk within each head.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lamina.pretrain.attention import attention
+from lamina.pretrain.config import ModelConfig
+
+CHECKPOINTING_MODES = ("none", "manual", "full", "selective")
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight, computed in fp32 whatever the input dtype (the mean of
+    squares of bf16 activations loses too much precision), cast back to the input dtype."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rms_norm(x, self.weight, self.eps)
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    x32 = x.float()
+    normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
+    return (normed * weight.float()).to(x.dtype)
+
+
+def rotary_tables(
+    head_dim: int, max_seq_len: int, theta: float, device=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angle of every (position, pair): two (max_seq_len, head_dim // 2)
+    fp32 tables. Pair i of a head turns at frequency theta^(-2i/head_dim) radians per position."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(max_seq_len, device=device, dtype=torch.float32), inv_freq)  # (T, D/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) of every head by the position's angle.
+    x: (B, T, H, D); cos, sin: (T, D/2). Computed in fp32, returned in x's dtype. Rotating by the
+    negated angle (`-sin`) is the inverse, and also the backward: a rotation's transpose."""
+    B, T, H, D = x.shape
+    pairs = x.float().reshape(B, T, H, D // 2, 2)  # (B, T, H, D/2, 2)
+    x0, x1 = pairs[..., 0], pairs[..., 1]  # (B, T, H, D/2) each
+    c, s = cos[:T, None, :], sin[:T, None, :]  # (T, 1, D/2), broadcast over batch and heads
+    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)  # (B, T, H, D/2, 2)
+    return out.reshape(B, T, H, D).to(x.dtype)
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention with rotary positions. The number of heads is read from the
+    projection's output size at run time (`view(B, T, -1, head_dim)`), so a tensor-parallel shard of
+    wq/wk/wv that holds only some heads runs the same code."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.head_dim = config.head_dim
+        self.wq = nn.Linear(config.dim, config.dim, bias=False)
+        self.wk = nn.Linear(config.dim, config.dim, bias=False)
+        self.wv = nn.Linear(config.dim, config.dim, bias=False)
+        self.wo = nn.Linear(config.dim, config.dim, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        q = self.wq(x).view(B, T, -1, self.head_dim)  # (B, T, nh, hd)
+        k = self.wk(x).view(B, T, -1, self.head_dim)  # (B, T, nh, hd)
+        v = self.wv(x).view(B, T, -1, self.head_dim)  # (B, T, nh, hd)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        y = attention(q, k, v)  # (B, T, nh, hd), causal, no (T, T) matrix stored
+        return self.wo(y.reshape(B, T, -1))  # (B, T, C)
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: w2(silu(w1 x) * w3 x), hidden width 2/3 * 4d rounded up to `multiple_of`."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.w1 = nn.Linear(config.dim, config.hidden_dim, bias=False)  # gate
+        self.w2 = nn.Linear(config.hidden_dim, config.dim, bias=False)  # down
+        self.w3 = nn.Linear(config.dim, config.hidden_dim, bias=False)  # up
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))  # (B, T, hidden) -> (B, T, C)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: h = x + attn(norm(x)); out = h + ffn(norm(h)).
+
+    `checkpointing` (set through `Transformer.checkpointing`) picks what is kept for the backward:
+    "none" eager autograd; "manual" the hand-written rematerializing backward (remat.py); "full"
+    torch.utils.checkpoint of the whole block; "selective" PyTorch's selective checkpointing that
+    saves matmul and attention outputs."""
+
+    def __init__(self, layer_id: int, config: ModelConfig):
+        super().__init__()
+        self.layer_id = layer_id
+        self.attention_norm = RMSNorm(config.dim, config.norm_eps)
+        self.attention = Attention(config)
+        self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
+        self.feed_forward = FeedForward(config)
+        self.checkpointing = "none"
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        if self.checkpointing == "none" or not torch.is_grad_enabled():
+            return self.forward_plain(x, cos, sin)
+        from lamina.pretrain import remat  # the block backward imports this module
+
+        return remat.checkpointed_block_forward(self, x, cos, sin, self.checkpointing)
+
+    def forward_plain(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        h = x + self.attention(self.attention_norm(x), cos, sin)  # (B, T, C)
+        return h + self.feed_forward(self.ffn_norm(h))  # (B, T, C)
+
+
+class Transformer(nn.Module):
+    """tokens (B, T) int64 -> logits (B, T, vocab_size)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+        # A ModuleDict keyed "0", "1", ... keeps Meta's state-dict names (layers.0.attention.wq.weight)
+        # and lets pipeline/FSDP code remove or wrap layers by name.
+        self.layers = nn.ModuleDict({str(i): TransformerBlock(i, config) for i in range(config.n_layers)})
+        self.norm = RMSNorm(config.dim, config.norm_eps)
+        self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
+        # Rotary tables are derived, not learned: not in the state dict (persistent=False), rebuilt by
+        # init_weights (e.g. after a meta-device model is materialized with to_empty).
+        cos, sin = rotary_tables(config.head_dim, config.max_seq_len, config.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self._checkpointing = "none"
+        if self.tok_embeddings.weight.device.type != "meta":
+            self.init_weights(seed=0)
+
+    @property
+    def checkpointing(self) -> str:
+        return self._checkpointing
+
+    @checkpointing.setter
+    def checkpointing(self, mode: str) -> None:
+        if mode not in CHECKPOINTING_MODES:
+            raise ValueError(f"checkpointing must be one of {CHECKPOINTING_MODES}, got {mode!r}")
+        self._checkpointing = mode
+        for layer in self.layers.values():
+            layer.checkpointing = mode
+
+    @torch.no_grad()
+    def init_weights(self, seed: int = 0) -> None:
+        """Deterministic initialization from `seed` (same values on every device and process count):
+        normal(0, 0.02) for embeddings and projections, with the two projections that write into the
+        residual stream (wo, w2) scaled by 1/sqrt(2 * n_layers) as in GPT-2; ones for norms. Also
+        rebuilds the rotary tables on the buffers' device."""
+        cfg = self.config
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        residual_std = 0.02 / (2 * cfg.n_layers) ** 0.5
+
+        def fill(param: torch.Tensor, std: float) -> None:
+            # Drawn whole on CPU with our generator, so the values depend neither on the device nor on
+            # how the parameter is sharded; a sharded (DTensor) parameter keeps its own shard.
+            values = (torch.randn(param.shape, generator=gen, dtype=torch.float32) * std).to(param.dtype)
+            if hasattr(param, "device_mesh"):  # a DTensor: FSDP2 / tensor-parallel sharded
+                from torch.distributed.tensor import distribute_tensor  # only reached when sharded
+
+                values = distribute_tensor(values.to(param.device), param.device_mesh, param.placements)
+            param.copy_(values.to(param.device))
+
+        fill(self.tok_embeddings.weight, 0.02)
+        for layer in self.layers.values():
+            for name in ("wq", "wk", "wv"):
+                fill(getattr(layer.attention, name).weight, 0.02)
+            fill(layer.attention.wo.weight, residual_std)
+            fill(layer.feed_forward.w1.weight, 0.02)
+            fill(layer.feed_forward.w3.weight, 0.02)
+            fill(layer.feed_forward.w2.weight, residual_std)
+            layer.attention_norm.reset_parameters()
+            layer.ffn_norm.reset_parameters()
+        self.norm.reset_parameters()
+        fill(self.output.weight, cfg.dim**-0.5)
+        cos, sin = rotary_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
+        self.rope_cos.copy_(cos.to(self.rope_cos.device))
+        self.rope_sin.copy_(sin.to(self.rope_sin.device))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        B, T = tokens.shape
+        if T > self.config.max_seq_len:
+            raise ValueError(f"sequence length {T} exceeds max_seq_len {self.config.max_seq_len}")
+        h = self.tok_embeddings(tokens)  # (B, T, C)
+        cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hd/2)
+        for layer in self.layers.values():
+            h = layer(h, cos, sin)  # (B, T, C)
+        h = self.norm(h)
+        return self.output(h).float()  # (B, T, vocab), fp32 for a stable cross-entropy
