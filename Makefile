@@ -42,7 +42,7 @@ system-deps: ## Debian packages KenLM's tools build with (installs them when run
 tools: $(KENLM_BIN)/lmplz ## build KenLM's lmplz and build_binary from the PyPI source distribution (cached)
 $(KENLM_BIN)/lmplz: | system-deps
 	@set -e; tmp=$$(mktemp -d); \
-	$(PYTHON) -m pip download -q --no-deps --no-binary :all: -d $$tmp kenlm==$(KENLM_VERSION); \
+	$(PYTHON) -m pip download -q --no-deps --no-binary kenlm -d $$tmp kenlm==$(KENLM_VERSION); \
 	tar -xzf $$tmp/kenlm-$(KENLM_VERSION).tar.gz -C $$tmp; \
 	cmake -S $$tmp/kenlm-$(KENLM_VERSION) -B $$tmp/build -DCMAKE_BUILD_TYPE=Release >/dev/null; \
 	$(MAKE) -s -C $$tmp/build -j2 lmplz build_binary >/dev/null; \
