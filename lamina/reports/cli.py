@@ -1,0 +1,48 @@
+"""`lamina report --corpus DIR [--out DIR]`: build the HTML filter reports of a corpus run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lamina.reports.stats import StatsError, load_corpus_stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lamina report",
+        description="Build index.html and one page per source from <corpus>/stats/<source>.json.",
+    )
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("out/corpus"),
+        help="the corpus run directory (default: out/corpus)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="where to write the report (default: <corpus>/report)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = args.out if args.out is not None else args.corpus / "report"
+    try:
+        all_stats = load_corpus_stats(args.corpus)
+    except StatsError as e:
+        print(f"lamina report: error: {e}", file=sys.stderr)
+        return 2
+    from lamina.reports.html import write_report  # matplotlib is imported only when there is work
+
+    index = write_report(all_stats, out)
+    broken = [s.source for s in all_stats if not s.conserved]
+    print(f"report: {index}  ({len(all_stats)} sources)")
+    if broken:
+        print(f"lamina report: warning: conservation broken for {', '.join(broken)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
