@@ -29,7 +29,7 @@ th { background: #f3f3f3; } td.name, th.name { text-align: left; }
 .muted { color: #777; } img { max-width: 100%; display: block; margin: 0.5em 0; }
 pre { white-space: pre-wrap; word-wrap: break-word; background: #f8f8f8; border: 1px solid #e3e3e3;
       padding: 0.6em; font-size: 0.85em; max-height: 20em; overflow: auto; }
-details { margin: 0.4em 0; } summary { cursor: pointer; }
+.wide { overflow-x: auto; } details { margin: 0.4em 0; } summary { cursor: pointer; }
 """
 
 
@@ -88,7 +88,8 @@ def conservation_cell(s: SourceStats) -> str:
 
 def render_index(all_stats: list[SourceStats]) -> str:
     reasons = sorted({r for s in all_stats for r in s.dropped})
-    head = "".join(f"<th>{escape(r)}</th>" for r in reasons)
+    # Break long reason names after underscores so that many reason columns still fit the page.
+    head = "".join(f"<th>{escape(r).replace('_', '_<wbr>')}</th>" for r in reasons)
     rows = []
     for s in all_stats:
         cells = "".join(f"<td>{_n(s.dropped.get(r, 0)) if r in s.dropped else ''}</td>" for r in reasons)
@@ -115,10 +116,10 @@ def render_index(all_stats: list[SourceStats]) -> str:
         "(<code>stats/&lt;source&gt;.json</code>). Click a source for its funnel, distributions and "
         "sampled dropped documents. Conservation: documents in = kept + sum of drops.</p>\n"
         "<h2>Sources</h2>\n"
-        '<table><tr><th class="name">source</th><th class="name">pipeline</th><th>documents in</th>'
+        '<div class="wide"><table><tr><th class="name">source</th><th class="name">pipeline</th><th>documents in</th>'
         f'<th>kept</th><th>kept %</th>{head}<th class="name">conservation</th></tr>\n'
         + "\n".join(rows)
-        + "</table>\n"
+        + "</table></div>\n"
         + f'<p class="muted">Columns after "kept %": documents dropped, by reason.</p>\n{_img(chart, "kept and dropped per source")}'
     )
     return _page("Lamina filter report", body)

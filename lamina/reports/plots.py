@@ -46,7 +46,7 @@ def funnel_chart(
         ax.text(k + d, y, f" {k:,} / {k + d:,}", va="center", fontsize=8)
     ax.set_xlabel("documents")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.margins(x=0.2)
     return _png(fig)
 
