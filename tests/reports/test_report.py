@@ -102,7 +102,7 @@ def test_index_overview(report):
     index = (report / "index.html").read_text(encoding="utf-8")
     assert {p.name for p in report.iterdir()} == {"index.html", "commoncrawl.html", "c4.html"}
     for text in ('href="commoncrawl.html"', 'href="c4.html"', "1,000", "400", "40.0%", "75.0%",
-                 "perplexity_tail", "curly_bracket", "250", "1,200", "550", "all conserved"):  # fmt: skip
+                 "perplexity_<wbr>tail", "curly_<wbr>bracket", "250", "1,200", "550", "all conserved"):  # fmt: skip
         assert text in index, text
     # One column per reason over all sources; a reason a source never uses is an empty cell.
     header = re.search(r"<tr><th class=\"name\">source</th>.*?</tr>", index).group(0)
