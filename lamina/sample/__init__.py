@@ -1,0 +1,74 @@
+"""`lamina sample`: the generated sample world — small inputs in the real formats of all seven
+sources, written with text the project itself generates, plus `ground_truth.jsonl` stating what each
+pipeline should do with each document (docs/interfaces.md, "The sample world").
+
+The same seed gives byte-identical files (fixed gzip/tar mtimes, seeded randomness only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+from pathlib import Path
+
+from lamina.sample.text import TOPICS, TextGen
+from lamina.sample.truth import Truth
+
+EN_ARTICLES = 60  # English Wikipedia articles (the first CITED of them cite a reference web page)
+CITED = 30
+COMMERCE_ARTICLES = 4  # encyclopedic articles about trade, so shop/forum vocabulary is not all unseen
+
+
+def write_sample_world(out: Path, seed: int = 0) -> Path:
+    """Write the whole sample world under `out` (created; existing generated parts are replaced)."""
+    from lamina.sample import cc, wikipedia
+    from lamina.sample.readme import write_readme
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in ("cc", "c4", "wikipedia", "github", "books", "arxiv", "stackexchange"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    truth = Truth()
+    gen = TextGen(random.Random(f"{seed}:entities"))
+    entities = [gen.entity(TOPICS[i % len(TOPICS)]) for i in range(EN_ARTICLES - COMMERCE_ARTICLES)]
+    entities += [gen.entity("commerce") for _ in range(COMMERCE_ARTICLES)]
+    pages, citations = cc.plan_web(seed, entities[:CITED])
+    wikipedia.write_wikipedia(out / "wikipedia", seed, truth, entities, citations)
+    cc.write_cc(out / "cc", seed, pages, truth)
+    for name in ("c4", "github", "books", "arxiv", "stackexchange"):
+        module = _optional(name)
+        if module is not None:
+            module.write(out / name, seed, truth)
+    truth.write(out / "ground_truth.jsonl")
+    write_readme(out, truth, pages)
+    return out
+
+
+def _optional(name: str):
+    """The writer module of a source (`lamina.sample.<name>_world`), or None if not built yet."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"lamina.sample.{name}_world")
+    except ModuleNotFoundError as e:
+        if e.name != f"lamina.sample.{name}_world":
+            raise
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lamina sample", description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--out", type=Path, default=Path("out/sample"), help="directory to write (default out/sample)"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
+    args = ap.parse_args(argv)
+    path = write_sample_world(args.out, args.seed)
+    print(f"sample world written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
