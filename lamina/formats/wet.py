@@ -131,7 +131,7 @@ def _decode_body(raw: bytes) -> str | None:
         return None
 
 
-def _document(headers, body: str, *, file: str, dump: str, source: str) -> Document:
+def _document(headers, body: str, *, file: str, index: int, dump: str, source: str) -> Document:
     lines = [line.rstrip() for line in body.replace("\r\n", "\n").split("\n")]
     while lines and not lines[-1]:
         lines.pop()
@@ -152,6 +152,7 @@ def _document(headers, body: str, *, file: str, dump: str, source: str) -> Docum
             "domain": domain_of(url),
             "dump": dump,
             "file": file,
+            "record": index,  # 0-based record index in the file: "first occurrence" order for dedup
         },
     )
 
@@ -272,7 +273,7 @@ def _convert(record, headers, max_bytes: int, label: str, index: int, dump: str,
     body = _decode_body(raw)
     if body is None:
         return _drop(source, "invalid_utf8", label, index, record_id, url, "body is not valid UTF-8")
-    return _document(headers, body, file=label, dump=dump, source=source)
+    return _document(headers, body, file=label, index=index, dump=dump, source=source)
 
 
 def _resync(f: BinaryIO, gz: bool, start: int, it: ArchiveIterator, last_ok: int | None) -> int | None:

@@ -1,0 +1,282 @@
+"""Counting what every stage keeps and drops, and the statistics JSON of a run.
+
+One generic wrapper (`Funnel.apply`) runs any `Stage` (a pure decision: element -> Document or
+`Dropped(reason, doc)`) as a ParDo that
+- increments Beam Metrics counters `<source>.<stage>` / `in`, `kept`, `dropped.<reason>` (live in the
+  runner's UI);
+- sends drops to a tagged side output, so they can be written aside with their reason;
+- emits small tally records ((stage, field, reason), n) that the run sums into the funnel.
+The statistics JSON is computed from those tallies inside the pipeline (not from Metrics, which
+some runners report only as "attempted" or not at all in a dry run), and written by the pipeline's
+last step, so it is the same on every runner. Conservation (documents_in == kept + sum of drops,
+and each stage's input == the previous stage's output) is computed there and re-checked by
+`lamina corpus` after the run, which fails the run when it does not hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from lamina.documents import Document
+
+DROPPED = "dropped"
+TALLY = "tally"
+MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution
+SAMPLES_PER_REASON = 5
+SAMPLE_TEXT_CHARS = 1_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropped:
+    """A stage's verdict against a document: the reason (interfaces.md names) and the document."""
+
+    reason: str
+    doc: Document
+    detail: str = ""
+
+
+class Stage:
+    """One decision of a pipeline. Subclasses keep only paths and settings in __init__ (they are
+    pickled to workers) and load models in `setup()`. `apply` returns the (possibly annotated)
+    document to keep it, or `Dropped`. `counts_lines`: the stage removes lines, count them."""
+
+    name = "stage"
+    counts_lines = False
+
+    def setup(self) -> None:
+        pass
+
+    def apply(self, element: Any, **side: Any) -> Document | Dropped:
+        raise NotImplementedError
+
+    def results(self, element: Any, **side: Any) -> Iterable[Document | Dropped]:
+        """The verdicts for one input element; one per document (a grouped element, as in dedup,
+        holds several documents and gets several verdicts)."""
+        return (self.apply(element, **side),)
+
+    def lines_of(self, element: Any, result: Document | Dropped) -> int:
+        """Lines the result's document had before the stage (only for `counts_lines` stages)."""
+        return 0
+
+
+def _nlines(doc: Document) -> int:
+    return sum(1 for line in doc.text.split("\n") if line.strip())
+
+
+class _StageDoFn(beam.DoFn):
+    def __init__(self, source: str, stage: Stage):
+        self.source = source
+        self.stage = stage
+        self._counters: dict[str, Any] = {}
+
+    def setup(self):
+        self.stage.setup()
+
+    def _count(self, name: str, n: int = 1) -> None:
+        c = self._counters.get(name)
+        if c is None:
+            c = self._counters[name] = Metrics.counter(f"{self.source}.{self.stage.name}", name)
+        c.inc(n)
+
+    def process(self, element, **side):
+        name = self.stage.name
+        for result in self.stage.results(element, **side):
+            self._count("in")
+            if self.stage.counts_lines:
+                lines_in = self.stage.lines_of(element, result)
+                lines_kept = 0 if isinstance(result, Dropped) else _nlines(result)
+                yield TaggedOutput(TALLY, ((name, "lines_in", ""), lines_in))
+                yield TaggedOutput(TALLY, ((name, "lines_kept", ""), lines_kept))
+            if isinstance(result, Dropped):
+                self._count(f"dropped.{result.reason}")
+                yield TaggedOutput(TALLY, ((name, "dropped", result.reason), 1))
+                yield TaggedOutput(DROPPED, (name, result))
+            else:
+                self._count("kept")
+                yield TaggedOutput(TALLY, ((name, "kept", ""), 1))
+                yield result
+
+
+def _hash01(key: str) -> int:
+    """A deterministic pseudo-random rank of a document id (for sampling values and examples)."""
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big")
+
+
+class Funnel:
+    """Builds a pipeline's stages while recording what the statistics need.
+
+    Usage: `docs = funnel.apply(docs, SomeStage(...))` for each stage in order; `funnel.add_stage(
+    name, kept, dropped, tally)` for a stage written by hand (the reader); `funnel.distribution(name,
+    pcoll_of_(group, id, value))`; then `funnel.finish(kept_count_tally, stats_path, settings)`.
+    """
+
+    def __init__(self, source: str, pipeline: str):
+        self.source = source
+        self.pipeline = pipeline
+        self.stage_names: list[str] = []
+        self.drops: list[beam.PCollection] = []
+        self.tallies: list[beam.PCollection] = []
+        self.distributions: list[beam.PCollection] = []
+
+    def apply(self, pcoll: beam.PCollection, stage: Stage, **side_inputs: Any) -> beam.PCollection:
+        """Run `stage` on `pcoll` (side inputs are passed to `stage.results` by name)."""
+        outs = pcoll | f"{stage.name}" >> beam.ParDo(
+            _StageDoFn(self.source, stage), **side_inputs
+        ).with_outputs(DROPPED, TALLY, main="kept")
+        self.add_stage(stage.name, outs[DROPPED], outs[TALLY])
+        return outs.kept
+
+    def add_stage(self, name: str, dropped: beam.PCollection, tally: beam.PCollection) -> None:
+        """Register a stage whose outputs were built by hand: drops as (stage, Dropped), tallies as
+        ((stage, field, reason), n) with field in kept | dropped | lines_in | lines_kept."""
+        self.stage_names.append(name)
+        self.drops.append(dropped)
+        self.tallies.append(tally)
+
+    def distribution(self, pcoll: beam.PCollection, name: str) -> None:
+        """Record a distribution: elements (group or "", doc id, value)."""
+        self.distributions.append(
+            pcoll | f"dist_{name}" >> beam.Map(lambda e, n=name: ((n, e[0]), e[1], e[2]))
+        )
+
+    def all_drops(self, label: str = "all_drops") -> beam.PCollection:
+        return tuple(self.drops) | label >> beam.Flatten()
+
+    def finish(self, written_tally: beam.PCollection, stats_path: str, settings: dict) -> beam.PCollection:
+        """Sum the tallies, sample distributions and dropped examples, and write `stats_path`.
+        `written_tally`: ((\"write\", \"kept\", \"\"), n) for every document written."""
+        p = written_tally.pipeline
+        totals = (
+            (*self.tallies, written_tally)
+            | "flatten_tallies" >> beam.Flatten()
+            | "sum_tallies" >> beam.CombinePerKey(sum)
+            | "tallies_list" >> beam.combiners.ToList()
+        )
+        if self.distributions:
+            dists = (
+                tuple(self.distributions)
+                | "flatten_dists" >> beam.Flatten()
+                | "dist_rank" >> beam.Map(lambda e: (e[0], (_hash01(e[1]), e[2])))
+                | "dist_top" >> beam.combiners.Top.PerKey(MAX_DISTRIBUTION_VALUES, key=lambda v: v[0])
+                | "dists_list" >> beam.combiners.ToList()
+            )
+        else:
+            dists = p | "no_dists" >> beam.Create([[]])
+        samples = (
+            self.all_drops("flatten_drops_for_samples")
+            | "sample_rank" >> beam.Map(lambda sd: (sd[1].reason, (_hash01(sd[1].doc.id), _sample(sd[1]))))
+            | "sample_top" >> beam.combiners.Top.PerKey(SAMPLES_PER_REASON, key=lambda v: v[0])
+            | "samples_list" >> beam.combiners.ToList()
+        )
+        stage_names = list(self.stage_names)
+        meta = {"source": self.source, "pipeline": self.pipeline, "settings": settings}
+        return (
+            p
+            | "stats_trigger" >> beam.Create([stats_path])
+            | "write_stats"
+            >> beam.Map(
+                _write_stats,
+                beam.pvalue.AsSingleton(totals),
+                beam.pvalue.AsSingleton(dists),
+                beam.pvalue.AsSingleton(samples),
+                stage_names=stage_names,
+                meta=meta,
+            )
+        )
+
+
+def _sample(d: Dropped) -> dict:
+    m = d.doc.metadata
+    out = {"id": d.doc.id, "url": m.get("url", ""), "text": d.doc.text[:SAMPLE_TEXT_CHARS]}
+    if d.detail:
+        out["detail"] = d.detail
+    return out
+
+
+def build_stats(
+    totals: Iterable[tuple[tuple[str, str, str], int]],
+    dists: Iterable[tuple[tuple[str, str], list]],
+    samples: Iterable[tuple[str, list]],
+    *,
+    stage_names: list[str],
+    meta: dict,
+) -> dict:
+    """The statistics dict of interfaces.md from the summed tallies (pure; tested directly)."""
+    t: dict[tuple[str, str, str], int] = dict(totals)
+    funnel = []
+    dropped: dict[str, int] = {}
+    for name in stage_names:
+        kept = t.get((name, "kept", ""), 0)
+        drops = {r: n for (s, f, r), n in sorted(t.items()) if s == name and f == "dropped"}
+        entry: dict[str, Any] = {
+            "stage": name,
+            "in": kept + sum(drops.values()),
+            "kept": kept,
+            "dropped": drops,
+        }
+        if (name, "lines_in", "") in t:
+            entry["lines_in"] = t[(name, "lines_in", "")]
+            entry["lines_kept"] = t[(name, "lines_kept", "")]
+        funnel.append(entry)
+        for r, n in drops.items():
+            dropped[r] = dropped.get(r, 0) + n
+    documents_in = funnel[0]["in"] if funnel else 0
+    documents_kept = t.get(("write", "kept", ""), 0)
+    chained = all(a["kept"] == b["in"] for a, b in zip(funnel, funnel[1:], strict=False))
+    last_ok = (funnel[-1]["kept"] if funnel else 0) == documents_kept
+    conservation_ok = documents_in == documents_kept + sum(dropped.values()) and chained and last_ok
+    distributions: dict[str, Any] = {}
+    for (name, group), ranked in sorted(dists, key=lambda kv: kv[0]):
+        values = [v for _, v in sorted(ranked, key=lambda r: r[0])]
+        if group:
+            distributions.setdefault(name, {})[group] = values
+        else:
+            distributions[name] = values
+    sample_out = {
+        reason: [s for _, s in sorted(ranked, key=lambda r: r[0])] for reason, ranked in sorted(samples)
+    }
+    return {
+        "source": meta["source"],
+        "pipeline": meta["pipeline"],
+        "documents_in": documents_in,
+        "documents_kept": documents_kept,
+        "dropped": dict(sorted(dropped.items())),
+        "conservation_ok": conservation_ok,
+        "funnel": funnel,
+        "distributions": distributions,
+        "samples": sample_out,
+        "settings": meta["settings"],
+    }
+
+
+def _write_stats(path: str, totals, dists, samples, *, stage_names, meta) -> str:
+    from lamina.pipelines.writers import write_bytes
+
+    stats = build_stats(totals, dists, samples, stage_names=stage_names, meta=meta)
+    write_bytes(
+        path, (json.dumps(stats, indent=1, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+    )
+    return path
+
+
+class ConservationError(RuntimeError):
+    pass
+
+
+def check_conservation(stats: dict, where: str) -> None:
+    """Raise if a run's statistics do not add up (documents lost or counted twice)."""
+    dropped = sum(stats["dropped"].values())
+    if not stats.get("conservation_ok") or stats["documents_in"] != stats["documents_kept"] + dropped:
+        raise ConservationError(
+            f"{where}: conservation fails: documents_in={stats['documents_in']} but kept="
+            f"{stats['documents_kept']} + dropped={dropped}; funnel: "
+            + ", ".join(f"{s['stage']} in={s['in']} kept={s['kept']}" for s in stats["funnel"])
+        )

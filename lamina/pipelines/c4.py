@@ -1,0 +1,191 @@
+"""The C4 pipeline as one composite PTransform, over C4-style json pages or the CC WET documents.
+
+Stage order, TFDS `c4.py`'s: read -> too_long (190,000 characters) -> duplicate_url (newest page per
+normalized URL) -> clean (TFDS `clean_page`: lorem_ipsum, curly_bracket, too_few_sentences) -> line
+dedup (too_few_sentences) -> bad_words -> language (English, score >= 0.99; TFDS identifies the
+language last, because cleaning can change a page's main language).
+
+The rules themselves are the pure functions of `lamina.filters.c4`; this module only wires them.
+Line dedup is a Beam shuffle: every line keyed by md5 of its stripped lowercased text is kept in one
+page only, the page with the smallest md5(url) (TFDS's choice; ties by id), found with a combiner.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from lamina.documents import Document
+from lamina.filters import c4 as rules
+from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.options import C4PipelineConfig
+from lamina.pipelines.readers import localize
+
+
+def _rules_config(cfg: C4PipelineConfig) -> rules.C4Config:
+    return rules.C4Config(
+        min_words_per_line=cfg.min_words_per_line,
+        min_sentences=cfg.min_sentences,
+        max_word_length=cfg.max_word_length,
+        max_page_length=cfg.max_page_length,
+    )
+
+
+def _timestamp(doc: Document) -> str:
+    return str(doc.metadata.get("timestamp") or doc.metadata.get("date") or "")
+
+
+class TooLong(Stage):
+    name = "too_long"
+
+    def __init__(self, cfg: rules.C4Config):
+        self.cfg = cfg
+
+    def apply(self, doc, **side):
+        if rules.is_too_long(doc.text, self.cfg):
+            return Dropped(rules.TOO_LONG, doc, f"{len(doc.text)} > {self.cfg.max_page_length} characters")
+        return doc
+
+
+class UrlDedup(Stage):
+    """Input: (normalized url, pages). The newest page (timestamp) is kept; ties: smallest id."""
+
+    name = "duplicate_url"
+
+    def results(self, element, **side):
+        _, docs = element
+        docs = sorted(docs, key=lambda d: (_neg(_timestamp(d)), d.id))
+        yield docs[0]
+        for d in docs[1:]:
+            yield Dropped("duplicate_url", d, f"newer page {docs[0].id} has the same URL")
+
+
+def _neg(s: str) -> tuple:
+    """Sort key that orders strings descending (newest ISO timestamp first)."""
+    return tuple(-ord(c) for c in s) + (1,)
+
+
+class Clean(Stage):
+    name = "clean"
+    counts_lines = True
+
+    def __init__(self, cfg: rules.C4Config):
+        self.cfg = cfg
+
+    def apply(self, doc, **side):
+        r = rules.clean_page(doc.text, self.cfg)
+        if not r.kept:
+            return Dropped(r.reason, doc)
+        return doc.replace(text=r.text)
+
+    def lines_of(self, element, result):
+        return sum(1 for line in element.text.splitlines() if line.strip())
+
+
+class LineDedupApply(Stage):
+    """Input: (id, {"doc": [page], "owned": [line keys this page owns]})."""
+
+    name = "line_dedup"
+    counts_lines = True
+
+    def __init__(self, cfg: rules.C4Config):
+        self.cfg = cfg
+
+    def results(self, element, **side):
+        _, grouped = element
+        owned = set(grouped["owned"])
+        for doc in grouped["doc"]:
+            r = rules.remove_duplicate_lines(doc.text, owned, self.cfg)
+            yield Dropped(r.reason, doc, "after line dedup") if not r.kept else doc.replace(text=r.text)
+
+    def lines_of(self, element, result):
+        doc = result.doc if isinstance(result, Dropped) else element[1]["doc"][0]
+        return len(doc.text.split("\n"))
+
+
+def _line_claims(doc: Document):
+    rank = rules.line_owner_rank(doc.metadata.get("url", ""))
+    for key in sorted({rules.c4_line_key(line) for line in doc.text.split("\n")}):
+        yield key, (rank, doc.id)
+
+
+class BadWords(Stage):
+    name = "bad_words"
+
+    def __init__(self, path: str, language: str):
+        self.path = path
+        self.language = language
+        self._re = None
+
+    def setup(self):
+        self._re = rules.compile_bad_words(
+            rules.load_bad_words(localize(self.path), self.language), self.language
+        )
+
+    def apply(self, doc, **side):
+        word = rules.find_bad_word(doc.text, self._re)
+        return Dropped(rules.BAD_WORDS, doc, "a listed word") if word else doc
+
+
+class Language(Stage):
+    name = "language"
+
+    def __init__(self, model: str, language: str, threshold: float):
+        self.model = model
+        self.language = language
+        self.threshold = threshold
+        self._lid = None
+
+    def setup(self):
+        from lamina.filters.langid import LanguageIdentifier
+
+        self._lid = LanguageIdentifier(localize(self.model))
+
+    def apply(self, doc, **side):
+        lang, score = self._lid.predict(doc.text.replace("\n", " "))
+        doc = doc.with_metadata(language=lang, language_score=round(float(score), 4))
+        if lang != self.language or score < self.threshold:
+            return Dropped("language", doc, f"{lang} {score:.3f}")
+        return doc
+
+
+class C4(beam.PTransform):
+    """Pages -> C4-clean pages; every stage registered in `funnel`."""
+
+    def __init__(self, models: str, badwords: str, config: C4PipelineConfig, funnel: Funnel):
+        super().__init__()
+        self.models = models.rstrip("/")
+        self.badwords = badwords
+        self.config = config
+        self.funnel = funnel
+
+    def expand(self, docs):
+        cfg, f = self.config, self.funnel
+        rc = _rules_config(cfg)
+        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        docs = f.apply(docs, TooLong(rc))
+        by_url = (
+            docs
+            | "key_url" >> beam.Map(lambda d: (rules.normalize_url(d.metadata.get("url", "")) or d.id, d))
+            | "group_url" >> beam.GroupByKey()
+        )
+        docs = f.apply(by_url, UrlDedup())
+        docs = f.apply(docs, Clean(rc))
+        owned = (
+            docs
+            | "line_claims" >> beam.FlatMap(_line_claims)
+            | "line_owner" >> beam.CombinePerKey(min)
+            | "owner_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
+        )
+        joined = {"doc": docs | "page_by_id" >> beam.Map(lambda d: (d.id, d)), "owned": owned} | (
+            "join_owned" >> beam.CoGroupByKey()
+        )
+        docs = f.apply(joined, LineDedupApply(rc))
+        docs = f.apply(docs, BadWords(self.badwords, cfg.language))
+        docs = f.apply(docs, Language(f"{self.models}/lid/lid.bin", cfg.language, cfg.lid_threshold))
+        f.distribution(
+            docs
+            | "lid_scores"
+            >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
+            "language_score",
+        )
+        return docs

@@ -1,0 +1,177 @@
+"""`lamina corpus`: run the web source pipelines (CommonCrawl through CCNet, C4) on Beam.
+
+    lamina corpus --input out/sample --models out/models --out out/corpus
+    lamina corpus ... --config configs/corpus/tiny.toml --sources commoncrawl --write-dropped
+    lamina corpus ... --runner DataflowRunner --project P --region R --temp_location gs://B/tmp \\
+        --setup_file ./setup.py          (any Beam option passes through; models may be gs:// paths)
+
+Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
+directly so Beam does not first try to download Prism. Everything lands under --out:
+docs/<source>/*.jsonl.gz, dropped/<source>/<reason>.jsonl.gz (--write-dropped), stats/<source>.json.
+After the run the statistics are read back and conservation (documents in = kept + dropped) is
+checked; a run that loses documents fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from lamina.pipelines import options as opts
+from lamina.pipelines.accounting import Funnel, check_conservation
+from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
+from lamina.pipelines.writers import WriteDocs, WriteDropped
+
+DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+WEB_SOURCES = ("commoncrawl", "c4")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lamina corpus",
+        description="Run the CommonCrawl (CCNet) and C4 pipelines on Beam. Unknown options go to Beam.",
+    )
+    p.add_argument(
+        "--input", required=True, help="sample world / input root (holds cc/ and c4/), local or gs://"
+    )
+    p.add_argument("--models", required=True, help="models directory of `lamina models` (local or gs://)")
+    p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
+    p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
+    p.add_argument("--sources", default="commoncrawl,c4", help="comma-separated: commoncrawl,c4")
+    p.add_argument(
+        "--cc-input", default=None, help="WET glob, folder or wet.paths list (default <input>/cc/wet.paths)"
+    )
+    p.add_argument("--c4-input", default=None, help="C4 json.gz glob or folder (default <input>/c4)")
+    p.add_argument(
+        "--write-dropped", action="store_true", help="also write dropped documents with their reason"
+    )
+    p.add_argument("--runner", default=None, help=f"Beam runner (default {DEFAULT_RUNNER}, multi-process)")
+    return p
+
+
+def beam_options(runner: str | None, beam_args: list[str], cfg: opts.CorpusConfig) -> PipelineOptions:
+    """Beam options: the given runner and arguments, or the local multi-process FnApiRunner."""
+    args = list(beam_args)
+    if runner is None or runner in ("DirectRunner", DEFAULT_RUNNER, "FnApiRunner"):
+        runner = DEFAULT_RUNNER
+        if not any(a.startswith("--direct_num_workers") for a in args):
+            args.append(f"--direct_num_workers={cfg.run.direct_num_workers}")
+        if not any(a.startswith("--direct_running_mode") for a in args):
+            args.append("--direct_running_mode=multi_processing")
+    return PipelineOptions([f"--runner={runner}", *args])
+
+
+def _cc_default(inp: str) -> str:
+    paths = f"{inp}/cc/wet.paths"
+    return paths if FileSystems.exists(paths) else f"{inp}/cc"
+
+
+class SourceBranch(beam.PTransform):
+    """One source's read -> filter -> write -> statistics branch (labels scoped by the source)."""
+
+    def __init__(self, source: str, args: argparse.Namespace, cfg: opts.CorpusConfig):
+        super().__init__()
+        self.source, self.args, self.cfg = source, args, cfg
+
+    def expand(self, pbegin):
+        from lamina.pipelines.c4 import C4
+        from lamina.pipelines.ccnet import CCNet, output_name
+
+        source, args, cfg = self.source, self.args, self.cfg
+        inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        if source == "commoncrawl":
+            funnel = Funnel("commoncrawl", "ccnet")
+            read = pbegin | "read" >> ReadWet(
+                expand_inputs(args.cc_input or _cc_default(inp)), source, cfg.ccnet.max_bytes
+            )
+            funnel.add_stage("read", read.dropped, read.tally)
+            kept = read.docs | "ccnet" >> CCNet(args.models, cfg.ccnet, funnel)
+            name_of, settings = output_name, opts.as_dict(cfg.ccnet)
+        elif source == "c4":
+            funnel = Funnel("c4", "c4")
+            if cfg.c4.input == "wet":
+                files = expand_inputs(args.cc_input or _cc_default(inp))
+                read = pbegin | "read" >> ReadWet(files, source, cfg.ccnet.max_bytes)
+            else:
+                files = expand_inputs(args.c4_input or f"{inp}/c4", pattern="*.json.gz")
+                read = pbegin | "read" >> ReadC4Json(files, source)
+            funnel.add_stage("read", read.dropped, read.tally)
+            badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
+            kept = read.docs | "c4" >> C4(args.models, badwords, cfg.c4, funnel)
+            name_of, settings = _c4_name(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
+        else:
+            raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
+        written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
+        if args.write_dropped or cfg.run.write_dropped:
+            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
+        return funnel.finish(written, f"{out}/stats/{source}.json", settings)
+
+
+class _c4_name:  # noqa: N801 - a picklable constant function
+    def __init__(self, language: str):
+        self.language = language
+
+    def __call__(self, doc) -> str:
+        return self.language
+
+
+def _clear_local(out: str, source: str) -> None:
+    """Remove a previous run's outputs of `source` (local outputs only), so no stale file survives."""
+    if "://" in out:
+        return
+    for sub in ("docs", "dropped"):
+        shutil.rmtree(Path(out) / sub / source, ignore_errors=True)
+    (Path(out) / "stats" / f"{source}.json").unlink(missing_ok=True)
+
+
+def read_stats(out: str, source: str) -> dict:
+    with FileSystems.open(f"{out.rstrip('/')}/stats/{source}.json") as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> dict[str, dict]:
+    """Build and run the pipeline; return {source: statistics}. `test_pipeline`: run on that instead."""
+    args, beam_args = _parser().parse_known_args(argv)
+    cfg = opts.load_config(args.config)
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    for s in sources:
+        if s not in WEB_SOURCES:
+            raise SystemExit(f"lamina corpus: unknown source {s!r} (one of {', '.join(WEB_SOURCES)})")
+        _clear_local(args.out, s)
+    p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
+    for s in sources:
+        _ = p | s >> SourceBranch(s, args, cfg)
+    result = p.run()
+    result.wait_until_finish()
+    if _dry_run(p):
+        return {}
+    stats = {s: read_stats(args.out, s) for s in sources}
+    for s, st in stats.items():
+        check_conservation(st, f"{args.out}/stats/{s}.json")
+    return stats
+
+
+def _dry_run(p: beam.Pipeline) -> bool:
+    """`--dry_run=True`: the runner (Dataflow) builds the job without running it; nothing is written."""
+    from apache_beam.options.pipeline_options import TestOptions
+
+    return bool(p.options.view_as(TestOptions).dry_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, _ = _parser().parse_known_args(argv)
+    stats = run(argv)
+    out = args.out.rstrip("/")
+    for s, st in stats.items():
+        drops = ", ".join(f"{r} {n}" for r, n in st["dropped"].items())
+        print(f"{s}: {st['documents_in']} in, {st['documents_kept']} kept; dropped: {drops or 'none'}")
+        print(f"  documents: {out}/docs/{s}/   statistics: {out}/stats/{s}.json")
+    return 0

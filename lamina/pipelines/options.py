@@ -1,0 +1,112 @@
+"""Settings of the web pipelines: frozen dataclasses, read from TOML (configs/corpus/*.toml).
+
+Every field has its unit and its reason. `load_config(path)` reads a TOML file whose tables are
+`[ccnet]`, `[c4]` and `[run]`; missing keys keep the defaults below (which are the recipe's numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+# cc_net's English perplexity cutoffs (p30, p60 of its English Wikipedia-trained KenLM), a preset.
+CCNET_EN_CUTOFFS = {"en": (340.0, 520.0)}
+CUTOFF_PRESETS = {"ccnet_en": CCNET_EN_CUTOFFS}
+
+
+@dataclasses.dataclass(frozen=True)
+class CCNetConfig:
+    max_bytes: int = 2_000_000  # bytes; a WET body longer than this is dropped unread (too_long)
+    min_length: int = 300  # characters; shorter documents are dropped (too_short), cc_net's number
+    dedup_scope: str = "run"  # line-dedup scope: "run" (all input of the run) | "dump" (per CC dump)
+    digest_dedup: bool = True  # exact dedup on WARC-Block-Digest, first (dump, file, record) wins
+    languages: tuple[str, ...] = ("en",)  # languages kept (fastText labels without __label__)
+    lid_threshold: float = 0.5  # minimum top-1 language score, cc_net's number
+    cutoffs: str | dict[str, tuple[float, float]] = "run"  # "run" (p30/p60 of this run's perplexities
+    # per language), a preset name ("ccnet_en"), or {lang: [p30, p60]}
+    cutoff_percentiles: tuple[int, int] = (30, 60)  # head < first, tail >= second (percent)
+    keep_buckets: tuple[str, ...] = ("head", "middle")  # LLaMA/RedPajama keep head + middle
+    wikiref: bool = True  # run the Wikipedia-reference classifier
+    wikiref_threshold: float = 0.25  # minimum P(wiki), RedPajama's number (the paper gives none)
+
+    def __post_init__(self):
+        if self.dedup_scope not in ("run", "dump"):
+            raise ValueError(f"ccnet.dedup_scope must be 'run' or 'dump', not {self.dedup_scope!r}")
+        if isinstance(self.cutoffs, str) and self.cutoffs != "run" and self.cutoffs not in CUTOFF_PRESETS:
+            raise ValueError(
+                f"ccnet.cutoffs: unknown preset {self.cutoffs!r} (run, {', '.join(CUTOFF_PRESETS)})"
+            )
+        bad = set(self.keep_buckets) - {"head", "middle", "tail"}
+        if bad:
+            raise ValueError(f"ccnet.keep_buckets: unknown buckets {sorted(bad)}")
+
+    def given_cutoffs(self) -> dict[str, tuple[float, float]] | None:
+        """Cutoffs fixed in advance, or None when they are computed from the run."""
+        if self.cutoffs == "run":
+            return None
+        if isinstance(self.cutoffs, str):
+            return dict(CUTOFF_PRESETS[self.cutoffs])
+        return {k: (float(v[0]), float(v[1])) for k, v in self.cutoffs.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class C4PipelineConfig:
+    input: str = (
+        "json"  # "json": C4-style {url,text,timestamp} json.gz under <input>/c4; "wet": the CC WET files
+    )
+    language: str = "en"  # the language C4 keeps
+    lid_threshold: float = 0.99  # minimum score of `language`, TFDS's number (langdetect there)
+    badwords: str = ""  # bad-words list (file, or folder with <language>[.txt]); "" = <input>/c4/badwords
+    min_words_per_line: int = 5  # TFDS c4_utils
+    min_sentences: int = 3  # TFDS c4_utils
+    max_word_length: int = 1000  # characters, TFDS c4_utils
+    max_page_length: int = 190_000  # characters, TFDS c4_utils
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    direct_num_workers: int = 2  # processes of the local multi-process runner
+    write_dropped: bool = False  # also write every dropped document under dropped/<source>/
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusConfig:
+    ccnet: CCNetConfig = CCNetConfig()
+    c4: C4PipelineConfig = C4PipelineConfig()
+    run: RunConfig = RunConfig()
+
+
+def _build(cls, table: dict[str, Any], where: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}")
+    values = {}
+    for k, v in table.items():
+        if isinstance(v, list) and k != "cutoffs":
+            v = tuple(v)
+        values[k] = v
+    return cls(**values)
+
+
+def load_config(path: str | Path | None = None) -> CorpusConfig:
+    """Read a TOML config; None gives the defaults."""
+    if path is None:
+        return CorpusConfig()
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    unknown = set(data) - {"ccnet", "c4", "run"}
+    if unknown:
+        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (ccnet, c4, run)")
+    return CorpusConfig(
+        ccnet=_build(CCNetConfig, data.get("ccnet", {}), f"{path} [ccnet]"),
+        c4=_build(C4PipelineConfig, data.get("c4", {}), f"{path} [c4]"),
+        run=_build(RunConfig, data.get("run", {}), f"{path} [run]"),
+    )
+
+
+def as_dict(cfg: Any) -> dict:
+    """A JSON-ready dict of a config (for the statistics' `settings`)."""
+    return dataclasses.asdict(cfg)
