@@ -192,7 +192,8 @@ def _samples_section(s: SourceStats) -> str:
             label = escape(d["url"] or d["id"] or "(no id)")
             parts.append(
                 f'<details><summary>{label} <span class="muted">{escape(d["id"])}</span></summary>'
-                f"<pre>{escape(d['text'])}</pre></details>"
+                + (f'<p class="muted">{escape(d["detail"])}</p>' if d["detail"] else "")
+                + f"<pre>{escape(d['text'])}</pre></details>"
             )
     return "\n".join(parts)
 

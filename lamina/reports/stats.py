@@ -123,7 +123,8 @@ def _samples(path: Path, value: Any) -> dict[str, list[dict[str, str]]]:
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
             raise StatsError(f"{path}: field 'samples.{reason}' must be a list of objects")
         out[str(reason)] = [
-            {k: "" if d.get(k) is None else str(d.get(k)) for k in ("id", "url", "text")} for d in docs
+            {k: "" if d.get(k) is None else str(d.get(k)) for k in ("id", "url", "text", "detail")}
+            for d in docs
         ]
     return out
 

@@ -48,7 +48,14 @@ def ccnet_stats() -> dict:
         },
         "samples": {
             "too_short": [{"id": "d1", "url": "http://example.com/a?x=1&y=2", "text": EVIL}],
-            "language": [{"id": "d2", "url": "http://example.de/", "text": "Ein kurzer deutscher Text."}],
+            "language": [
+                {
+                    "id": "d2",
+                    "url": "http://example.de/",
+                    "text": "Ein kurzer deutscher Text.",
+                    "detail": "de 0.97 <not en>",
+                }
+            ],
         },
         "settings": {"perplexity": {"cutoffs": {"en": [340, 520], "de": [400, 700]}}, "lid_threshold": 0.5},
     }
@@ -126,6 +133,7 @@ def test_source_page(report):
         "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in page
     )
     assert "http://example.com/a?x=1&amp;y=2" in page
+    assert "de 0.97 &lt;not en&gt;" in page  # the drop's detail, when the run recorded one
     # Self-contained: nothing loaded from anywhere else.
     assert not re.search(r'(src|href)="(https?:)?//', page)
     c4_page = (report / "c4.html").read_text(encoding="utf-8")
