@@ -259,6 +259,52 @@ TEMPLATES: dict[str, list[str]] = {
         "Small shops in the {region} often compete with large online retailers by offering advice and repairs.",
         "The {institution} of {Place3} published a study on {commerce} in {year}.",
     ],
+    "everyday": [
+        "{Name} is a common subject of research on {commerce} and on everyday life in the {region}.",
+        "Online shops often offer free shipping on all orders over a fixed amount, and many customers wait for a sale before they buy.",
+        "A discount code is entered at the checkout, and the shop then reduces the price of the order, for example by ten percent.",
+        "Most shops promise that orders arrive within a few business days, and customers can sign in to an account to track an order.",
+        "Customers who are not happy with a product can usually send it back within thirty days for a full refund.",
+        "Rewards points and club membership are used to make customers return, for example by offering to save ten percent on the first order.",
+        "Shops describe their products with phrases such as great value for money or made by hand, and they often add pictures.",
+        "Internet forums are websites where users post messages, ask whether a product is worth the money, and reply to each other.",
+        "Forum posts are usually informal, and users write short replies such as thanks for the tip or sorry for the late reply.",
+        "Common abbreviations include lol, for laughing out loud, and many users write haha or ok so to start an answer.",
+        "A typical thread starts with a question, for example whether anyone else is going to a {event}, and other users answer with their own experience.",
+        "Users often post an update after they try a suggestion, for example that they returned a broken product and got a better one instead.",
+        "Travel forums collect reports from visitors who stayed two nights in a town and describe the food, the hotel and the sights.",
+        "Many visitors say that a guided tour of an old {building} is worth a visit, and tours often include a free drink.",
+        "Small shops that sell goods made by hand using traditional {craft} often use online shops to reach customers in other states.",
+        "Customer service teams answer calls and emails and help customers choose the right product, although some say that support never answered.",
+        "Studies show that people read reviews and look at pictures before they buy, and that the advice of a friend or a brother is often trusted more.",
+        "A summer sale usually ends on a fixed day, after which prices go back up, and shops use words such as hurry to make customers order now.",
+        "Some people learn a craft from videos or from forum posts, and beginners often write that they have no idea where to start.",
+        "Hotels in the centre of old towns are popular with visitors, although guests sometimes write that the rooms are a bit noisy.",
+        "When a product sells out, shops often let customers add it to a list and send an email when it is back in stock.",
+        "Many users say that they are not sure what to buy, and other users tell them honestly that the cheaper one is often good enough.",
+        "Customers who bought one product are often shown a matching product or a book, and this raises the value of each order.",
+        "A typical first post reads: \"Hey everyone, I just got back from the town and honestly the old castle was amazing.\"",
+        "Replies are often short, such as \"Lol same here, mine broke after two weeks\" or \"Haha that made my day, thanks guys.\"",
+        "Users ask questions such as \"Does anyone know if it is worth the money or should I wait?\" and others answer within minutes.",
+        "Typical advice reads: \"Honestly I think you are overthinking it, just get the cheaper one and be happy.\"",
+        "A shop page may say: \"We ship to all states, and if you are not happy with your order, just send it back.\"",
+        "Posts such as \"Can someone post a picture? I want to see how big it actually is.\" show how users ask each other for help.",
+        "Some users write: \"I am not sure about that, but my friend said the shop near her place has it on sale.\"",
+        "An update might say: \"Ok so I returned it and got the other one instead, way better, thanks for the tip.\"",
+        "Visitors write reviews such as \"We stayed two nights and the food was great, but the hotel was a bit noisy.\"",
+        "Shops tell customers: \"Call our friendly team today and we will help you choose the right product for your home.\"",
+        "Polite replies such as \"Thanks for the tip, I will try that tonight and let you know how it goes.\" are common.",
+        "Meetings are planned in threads such as \"Anyone else going next Saturday? I can bring snacks if you want.\"",
+        "Recommendations are often second hand: \"My brother went there last summer and he says it is totally worth a visit.\"",
+        "Shops ask customers to add a product to the cart and to use a code at checkout to get a discount.",
+        "Advertisements say \"Hurry, the summer sale ends on Sunday\" or \"Join our club and save ten percent on your first order.\"",
+        "Reviews praise great value for money or say that a product looks even better than in the pictures.",
+        "Shops show lists headed \"Customers who bought this also bought\" beside each product.",
+        "Users apologise with phrases such as \"Sorry for the late reply, work has been crazy this week.\"",
+        "Popular products in such shops include the {goods_sing}, the {goods_sing2}, the {goods_sing3} and the {goods_sing4}.",
+        "Hotels invite visitors to book a stay in the centre of the town and offer a free tour of the old {building} or a free drink.",
+        "Small workshops sell products made of {material} in many colours, and buyers are told to order now before the stock sells out.",
+    ],
     "general": [
         "The {adj} {building} in the centre of {Place} was {verb_built} in {year}.",
         "In {year} the {ruler} of {Place} granted the town the right to hold a weekly market.",
@@ -292,41 +338,57 @@ SECTIONS: dict[str, list[str]] = {
     "building": ["History", "Architecture", "Use"],
     "craft": ["History", "Technique", "Present day"],
     "commerce": ["History", "Online trade", "Research"],
+    "everyday": ["Overview", "Practice", "Research"],
 }
 
 TITLE_SUFFIX = {
     "town": "", "river": " (river)", "mountain": " (mountain)", "person": "", "species": "",
-    "building": " Abbey", "craft": " weaving", "commerce": "",
+    "building": " Abbey", "craft": " weaving", "commerce": "", "everyday": "",
 }  # fmt: skip
+
+EVERYDAY_TITLES = [
+    "Online shopping",
+    "Internet forum",
+    "Customer service",
+    "Travel forum",
+    "Discount code",
+    "Guided tour",
+    "Internet slang",
+    "Handmade goods",
+]
 
 # Fluent but commercial or chatty web text: English that Wikipedia would never cite.
 SHOP = [
-    "Buy the new {goods_sing} from {Brand} today and get free shipping on all orders over {price} dollars.",
-    "Our best selling {goods_sing} is back in stock, so order now before it sells out again.",
+    "Buy our handmade {craft} set from {Place} today and get free shipping on all orders over {price} dollars.",
+    "This {colour} {goods_sing} is made of {material} by a small workshop in {Place}, order now before it sells out.",
     "Add the {goods_sing} to your cart and use the code SAVE{small} at checkout to get a discount.",
     "We ship to all states and most orders arrive within {small} business days.",
     "Not happy with your order? Just send it back within thirty days for a full refund.",
-    "This {goods_sing} comes in {colour} and {colour2}, and the price includes a free gift box.",
+    "Our guided tour of the old {building} in {Place} costs {price} dollars and includes a free drink.",
     "Sign in to your account to track your order and see your rewards points.",
-    "Customers who bought this {goods_sing} also bought a matching {goods_sing2}.",
+    "Customers who bought this {goods_sing} also bought a book about the history of {Place}.",
     "Hurry, the summer sale ends on Sunday and prices go back up next week.",
     "Call our friendly team today and we will help you choose the right {goods_sing} for your home.",
     "Great value for money, and the {goods_sing} looks even better than in the pictures.",
     "Join our club and save ten percent on your first order with {Brand}.",
+    "Book your stay in the centre of {Place} now and get a free tour of the {building}.",
+    "Every {goods_sing} in our shop is made by hand using traditional {craft} from the {region}.",
 ]
 FORUM = [
-    "Hey everyone, I just got my new {goods_sing} yesterday and honestly I love it so far.",
+    "Hey everyone, I just got back from {Place} and honestly the old {building} was amazing.",
     "Does anyone know if the {goods_sing} from {Brand} is worth the money or should I wait?",
     "Lol same here, mine broke after two weeks and support never answered my emails.",
     "Thanks for the tip, I will try that tonight and let you know how it goes.",
     "Honestly I think you are overthinking it, just get the cheaper one and be happy.",
-    "Anyone else going to the meetup next Saturday? I can bring snacks if you want.",
-    "My brother has the same {goods_sing} and he says the battery is terrible.",
+    "Anyone else going to the {event} in {Place} next {month}? I can bring snacks if you want.",
+    "My brother went to {Place} last summer and he says the {building} is totally worth a visit.",
     "Ok so update: I returned it and got the {colour} one instead, way better.",
     "Haha that made my day, thanks guys, you are the best.",
-    "I am not sure about that, but my friend said the store near her place has it on sale.",
+    "I am not sure about that, but my friend said the shop near the {building} has it on sale.",
     "Sorry for the late reply, work has been crazy this week.",
-    "Can someone post a picture of theirs? I want to see how big it actually is.",
+    "Can someone post a picture of the {building}? I want to see how big it actually is.",
+    "We stayed two nights in {Place} and the food was great, but the hotel was a bit noisy.",
+    "Has anyone here tried {craft} before? I want to learn it but I have no idea where to start.",
 ]
 GOODS_SING = [
     "coffee grinder",
@@ -347,8 +409,28 @@ BRANDS = ["Northwind", "Bluecrest", "Happy Home", "MegaMart", "Shopster", "Urban
 
 # Keyword spam vocabulary: what SEO pages repeat.
 SPAM_KEYWORDS = [
-    "cheap", "best", "price", "buy", "online", "discount", "deal", "free", "shipping", "sale", "replica",
-    "watches", "shoes", "loans", "casino", "bonus", "pills", "viagra", "cash", "fast", "top", "rated",
-    "review", "coupon", "promo", "code", "wholesale", "outlet", "luxury", "bags", "hotels", "flights",
-    "insurance", "quote", "win", "now", "click", "here", "official", "store", "2022", "online casino",
+    "cheap", "replica", "rolex", "watches", "viagra", "cialis", "pills", "casino", "poker", "slots",
+    "bonus", "jackpot", "payday", "loans", "bitcoin", "crypto", "forex", "mp3", "download", "torrent",
+    "crack", "keygen", "xxx", "hot", "singles", "dating", "weight", "loss", "diet", "seo", "backlinks",
+    "followers", "likes", "coupon", "promo", "wholesale", "outlet", "ugg", "boots", "nike", "jerseys",
+    "handbags", "louis", "vuitton", "discount", "online", "free", "win", "click", "now", "best", "2022",
 ]  # fmt: skip
+
+# Everyday English words the encyclopedic grammar never uses: word salad draws from these as well as
+# from the grammar's own words, so salad is both out of order and out of domain.
+EVERYDAY = """
+apple banana basket blanket bottle breakfast butter button candle carpet ceiling cheese chicken
+chimney cloud coat collar cookie cotton cousin cupboard curtain cushion daisy dinner doctor donkey
+drawer dress elbow engine envelope feather finger flag floor fork garage ghost giraffe glove goat
+guitar hammer helmet honey hospital jelly kitten knee ladder lemon letter magnet mirror monkey
+mustard napkin needle noodle orange oven paddle pajamas parrot peach pencil penguin pepper pickle
+pillow pirate pizza planet pocket potato puddle pumpkin puppet rabbit radio rocket sandwich saucer
+scissors shampoo sock sofa spoon squirrel stamp sugar suitcase sweater teapot ticket tiger toast
+toaster tomato toothbrush towel tractor trumpet turtle umbrella vacuum violin wallet whistle zebra
+borrow giggle hurry juggle knit laugh mumble nibble paint punch scribble sneeze snore sparkle
+squeeze tickle tumble wander whisper wiggle yawn zip bounce crumble dance dream fetch float
+grumpy fluffy sleepy shiny sticky silly noisy tiny soggy crunchy curly dizzy fancy fuzzy greedy
+happy hungry itchy jolly lazy lucky messy muddy nervous polite rusty salty sandy scary slimy
+smelly spicy stormy sweaty tasty thirsty wobbly yummy zesty brave clumsy cranky eager gloomy
+maybe almost always never often quickly slowly softly loudly suddenly together tomorrow yesterday
+""".split()

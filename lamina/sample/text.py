@@ -38,6 +38,7 @@ class TextGen:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
+        self._everyday = 0
 
     # ---- names -------------------------------------------------------------------------------
     def name(self) -> str:
@@ -54,6 +55,10 @@ class TextGen:
             ent = Entity(full, topic, full, pronoun=pronoun)
             ent.ctx = {"Person": full, "Person_last": full.split()[-1]}
             return ent
+        if topic == "everyday":
+            title = en.EVERYDAY_TITLES[self._everyday % len(en.EVERYDAY_TITLES)]  # each title once
+            self._everyday += 1
+            return Entity(title, topic, title, ctx={"Name": title})
         name = self.name()
         if topic == "commerce":
             label = self.rng.choice(en.WORDS["commerce"])
@@ -198,11 +203,10 @@ _SALAD: list[str] = []
 
 
 def salad_vocabulary() -> list[str]:
-    """Every distinct lowercase word of the English grammar (uniform draws make salad rare-word heavy)."""
+    """Distinct lowercase content words of the English grammar: drawn uniformly, salad is rare-word heavy."""
     if not _SALAD:
         seen: set[str] = set()
-        texts = [w for ws in en.WORDS.values() for w in ws]
-        texts += [t for ts in en.TEMPLATES.values() for t in ts]
+        texts = [w for k, ws in en.WORDS.items() if k not in ("month", "person_first") for w in ws]
         for t in texts:
             for w in re.findall(r"\b[a-z]{3,}\b", SLOT_RE.sub(" ", t)):
                 if w not in seen:
