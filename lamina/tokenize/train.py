@@ -187,11 +187,23 @@ def train_from_lines(
             minloglevel=2,
             **spec,
         )
+        _clear_model_prefix(tmp / "tokenizer.model")
         for name in ("tokenizer.vocab", "tokenizer.model"):  # model last: its presence means done
             os.replace(tmp / name, out_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir / "tokenizer.model"
+
+
+def _clear_model_prefix(path: Path) -> None:
+    """SentencePiece stores the (temporary, absolute) output path in the model's trainer_spec;
+    replace it with the plain name so the model's bytes depend only on the text and settings."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    m = pb.ModelProto()
+    m.ParseFromString(path.read_bytes())
+    m.trainer_spec.model_prefix = "tokenizer"
+    path.write_bytes(m.SerializeToString(deterministic=True))
 
 
 def train(

@@ -59,6 +59,12 @@ def code_docs() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def code_texts() -> list[str]:
+    """Real Python source files (the standard library's), whole."""
+    return code_docs()
+
+
+@pytest.fixture(scope="session")
 def corpus_dir(shared_data, tmp_path_factory) -> Path:
     corpus = tmp_path_factory.mktemp("corpus")
     wiki = lingua_docs(shared_data)
