@@ -1,0 +1,283 @@
+"""`lamina bench block`: for each checkpointing mode ("none", "full", "selective", "manual"), the bytes
+of activations one transformer block keeps for its backward and the step time (forward + backward of
+the whole model), side by side, with ratios against "none". On CPU always; on CUDA when present, also
+the same table in bf16, an xformers-vs-SDPA check, and tokens/s and MFU of the ~1B preset at
+sequence 2048 in bf16.
+
+How bytes are measured (deterministic, unlike time): a TorchDispatchMode sees every tensor the
+block's forward creates and keeps a weak reference to its storage; after the forward, the storages
+still alive (other than the block's output) are exactly what autograd, the checkpoint frames and the
+selective-checkpoint cache hold for the backward. The block input is created inside the measurement
+too (a copy), so it counts only when the mode keeps it. `saved_bytes_by_hooks` is the simpler count
+through `torch.autograd.graph.saved_tensors_hooks` (unique storages); it sees everything for "none"
+and "manual" but not what torch.utils.checkpoint keeps, and the tests check the two agree where both
+apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import statistics
+import time
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from lamina.pretrain import attention as attention_backends
+from lamina.pretrain.config import ModelConfig, preset
+from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, TransformerBlock
+
+BENCH_MODES = ("none", "full", "selective", "manual")
+
+# Dense bf16 peak FLOP/s of common accelerators, for MFU (from the vendors' data sheets).
+PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A10G": 125e12, "L4": 121e12}
+
+
+class _StorageTracker(TorchDispatchMode):
+    """Weak references to the storage of every tensor an op returns while the mode is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.storages: list[weakref.ref] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in torch.utils._pytree.tree_leaves(out):
+            if isinstance(t, torch.Tensor) and t.device.type != "meta":
+                # No dedup here: a freed storage's id() and address can be reused by a new one.
+                self.storages.append(weakref.ref(t.untyped_storage()))
+        return out
+
+    def alive_bytes(self, exclude: list[torch.Tensor]) -> int:
+        """Bytes of the tracked storages still alive, leaving out those of `exclude` (the output,
+        parameters and buffers, which views such as `weight.t()` make appear as op outputs)."""
+        gc.collect()
+        excluded = {t.untyped_storage().data_ptr() for t in exclude}
+        alive = {}
+        for ref in self.storages:
+            storage = ref()
+            if storage is not None and storage.data_ptr() not in excluded:
+                alive[storage.data_ptr()] = storage.nbytes()
+        return sum(alive.values())
+
+
+def saved_bytes_per_block(
+    block: TransformerBlock,
+    x: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    mode: str,
+    autocast_dtype=None,
+) -> int:
+    """Bytes one block keeps alive for its backward after its forward on x, under `mode`."""
+    block.checkpointing = mode
+    x = x.detach().requires_grad_()
+    tracker = _StorageTracker()
+    with (
+        tracker,
+        torch.autocast(x.device.type, dtype=autocast_dtype or torch.bfloat16, enabled=bool(autocast_dtype)),
+    ):
+        out = block(x.clone(), cos, sin)
+    result = tracker.alive_bytes(exclude=[out, cos, sin, *block.parameters(), *block.buffers()])
+    del out
+    return result
+
+
+def saved_bytes_by_hooks(block: TransformerBlock, x: torch.Tensor, cos, sin, mode: str) -> int:
+    """Unique storages packed by autograd's saved-tensor hooks, leaving out parameters and buffers."""
+    block.checkpointing = mode
+    own = {t.untyped_storage().data_ptr() for t in list(block.parameters()) + [cos, sin]}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in own:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    x = x.detach().requires_grad_()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = block(x.clone(), cos, sin)
+    del out
+    return sum(seen.values())
+
+
+def _step_time(
+    model: Transformer, tokens: torch.Tensor, mode: str, repeats: int, autocast_dtype=None
+) -> float:
+    """Median seconds of forward + backward of the whole model (next-token loss) under `mode`."""
+    model.checkpointing = mode
+    device = tokens.device
+    times = []
+    for i in range(repeats + 1):  # the first run warms up kernels and allocator
+        model.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.bfloat16, enabled=bool(autocast_dtype)
+        ):
+            logits = model(tokens[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+        loss.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare_modes(
+    cfg: ModelConfig,
+    batch: int,
+    seq: int,
+    device: str = "cpu",
+    repeats: int = 3,
+    dtype: torch.dtype = torch.float32,
+    autocast_dtype=None,
+) -> list[dict]:
+    """One row per mode: bytes saved per block, step time, both also as ratios against "none"."""
+    model = Transformer(cfg).to(device=device, dtype=dtype)
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen).to(device)
+    block = model.layers["0"]
+    x = (torch.randn(batch, seq, cfg.dim, generator=gen) * 0.5).to(device=device, dtype=dtype)
+    cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
+    rows = []
+    for mode in BENCH_MODES:
+        rows.append(
+            {
+                "mode": mode,
+                "bytes": saved_bytes_per_block(block, x, cos, sin, mode, autocast_dtype),
+                "seconds": _step_time(model, tokens, mode, repeats, autocast_dtype)
+                if repeats
+                else float("nan"),
+            }
+        )
+    base = rows[0]
+    for row in rows:
+        row["bytes_ratio"] = row["bytes"] / base["bytes"]
+        row["time_ratio"] = row["seconds"] / base["seconds"]
+    return rows
+
+
+def format_table(title: str, rows: list[dict], tokens: int) -> str:
+    lines = [
+        title,
+        f"  {'mode':<10} {'bytes/block':>12} {'B/token':>8} {'vs none':>8} {'step s':>9} {'vs none':>8}",
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['mode']:<10} {r['bytes']:>12,} {r['bytes'] / tokens:>8.0f} {r['bytes_ratio']:>8.2f}"
+            f" {r['seconds']:>9.4f} {r['time_ratio']:>8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _peak_flops() -> float | None:
+    name = torch.cuda.get_device_name()
+    for key, flops in PEAK_BF16_FLOPS.items():
+        if key in name:
+            return flops
+    return None
+
+
+def cuda_attention_check(seq: int = 2048) -> str:
+    """xformers vs SDPA on the same causal inputs in bf16: max difference of outputs and of gradients."""
+    if attention_backends._xformers_ops() is None:
+        return "xformers: not importable, only SDPA measured"
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (
+        torch.randn(2, seq, 16, 128, device="cuda", dtype=torch.bfloat16, generator=gen).requires_grad_()
+        for _ in range(3)
+    )
+    grad = torch.randn(2, seq, 16, 128, device="cuda", dtype=torch.bfloat16, generator=gen)
+    results = {}
+    for name in ("xformers", "sdpa"):
+        if name == "sdpa":
+            attention_backends._xformers_ops.cache_clear()
+            import os
+
+            os.environ["LAMINA_ATTENTION"] = "sdpa"
+        out = attention_backends.attention(q, k, v)
+        dq, dk, dv = torch.autograd.grad(out, (q, k, v), grad)
+        results[name] = (out, dq, dk, dv)
+    import os
+
+    os.environ.pop("LAMINA_ATTENTION", None)
+    attention_backends._xformers_ops.cache_clear()
+    diffs = [(a.float() - b.float()).abs().max().item() for a, b in zip(*results.values(), strict=True)]
+    out, dq, dk, dv = diffs
+    return (
+        f"xformers vs SDPA (bf16, seq {seq}): max |diff| out {out:.3g}, dq {dq:.3g}, dk {dk:.3g}, dv {dv:.3g}"
+    )
+
+
+def cuda_throughput(
+    cfg: ModelConfig, batch: int, seq: int, modes=("none", "manual"), repeats: int = 5
+) -> str:
+    """tokens/s and MFU of a training step (forward + backward, bf16 parameters, as FSDP2's
+    MixedPrecisionPolicy(param_dtype=bf16) runs it) of `cfg` on one GPU."""
+    model = Transformer(cfg).to(device="cuda", dtype=torch.bfloat16)
+    tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), device="cuda")
+    flops = cfg.flops_per_token(seq)
+    peak = _peak_flops()
+    lines = [
+        f"{cfg.num_params() / 1e9:.2f}B params, batch {batch} x seq {seq}, bf16, attention "
+        f"{attention_backends.backend('cuda')}, {torch.cuda.get_device_name()}"
+    ]
+    for mode in modes:
+        torch.cuda.reset_peak_memory_stats()
+        seconds = _step_time(model, tokens, mode, repeats)
+        tps = batch * seq / seconds
+        mfu = f"{tps * flops / peak:.1%}" if peak else "n/a (unknown peak)"
+        lines.append(
+            f"  {mode:<8} {tps:>10,.0f} tokens/s  MFU {mfu}  peak memory "
+            f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+        )
+    return "\n".join(lines)
+
+
+def bench(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lamina bench block", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="small", help="config for the side-by-side table (default small)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per mode (median reported)")
+    parser.add_argument("--no-cuda", action="store_true", help="skip the GPU part even when CUDA exists")
+    args = parser.parse_args(argv or [])
+    assert set(BENCH_MODES) == set(CHECKPOINTING_MODES)
+    cfg = preset(args.preset, max_seq_len=max(args.seq, preset(args.preset).max_seq_len))
+    tokens = args.batch * args.seq
+    head = (
+        f"{args.preset}: dim {cfg.dim}, hidden {cfg.hidden_dim}, heads {cfg.n_heads}, layers {cfg.n_layers}"
+    )
+    torch.manual_seed(0)
+    print(head, f"batch {args.batch} x seq {args.seq}, {torch.get_num_threads()} threads", flush=True)
+    rows = compare_modes(cfg, args.batch, args.seq, "cpu", args.repeats)
+    print(format_table("CPU, fp32:", rows, tokens), flush=True)
+    rows = compare_modes(cfg, args.batch, args.seq, "cpu", 0, dtype=torch.bfloat16)
+    print(format_table("CPU, bf16 parameters (bytes only):", rows, tokens), flush=True)
+    if torch.cuda.is_available() and not args.no_cuda:
+        rows = compare_modes(cfg, args.batch, args.seq, "cuda", args.repeats, dtype=torch.bfloat16)
+        print(
+            format_table(f"CUDA ({torch.cuda.get_device_name()}), bf16 parameters:", rows, tokens), flush=True
+        )
+        print(cuda_attention_check(), flush=True)
+        big = dataclasses.replace(preset("1b"), max_seq_len=2048)
+        print(cuda_throughput(big, batch=4, seq=2048), flush=True)
+    else:
+        print("CUDA: not available, GPU figures skipped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The hand-written rematerializing block against autograd on the plain block, and the activation
+bytes each checkpointing mode keeps (bytes are deterministic; time is only printed by the bench)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lamina.pretrain.bench_block import saved_bytes_by_hooks, saved_bytes_per_block
+from lamina.pretrain.config import ModelConfig, preset
+from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, rms_norm
+from lamina.pretrain.remat import manual_block_forward, rms_norm_backward
+
+
+def _block_grads(block, x, cos, sin, fn, grad_seed=1):
+    block.zero_grad(set_to_none=True)
+    x = x.detach().requires_grad_()
+    out = fn(block, x, cos, sin)
+    grad = torch.randn(out.shape, generator=torch.Generator().manual_seed(grad_seed)).to(out.dtype)
+    out.backward(grad)
+    return out.detach(), {"input": x.grad, **{n: p.grad for n, p in block.named_parameters()}}
+
+
+def _plain(block, x, cos, sin):
+    return block.forward_plain(x, cos, sin)
+
+
+def _rel(a, b):
+    """Relative error of a against b; an exactly-zero reference (dq at sequence length 1: one key, a
+    constant softmax) is compared absolutely."""
+    if b.norm() < 1e-6:  # mathematically zero: both sides are rounding noise
+        return a.abs().max().item()
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize(
+    "dim, n_heads, hidden_multiple, batch, seq",
+    [(64, 4, 256, 2, 17), (96, 2, 32, 1, 1), (128, 8, 64, 3, 40), (48, 3, 16, 2, 64)],
+)
+def test_manual_gradients_equal_autograd_fp32(dim, n_heads, hidden_multiple, batch, seq):
+    cfg = ModelConfig(
+        dim=dim, n_layers=1, n_heads=n_heads, vocab_size=11, multiple_of=hidden_multiple, max_seq_len=64
+    )
+    model = Transformer(cfg)
+    block = model.layers["0"]
+    # Random norm weights, so their gradients and the norm backward are exercised off the identity.
+    with torch.no_grad():
+        block.attention_norm.weight.uniform_(0.5, 1.5)
+        block.ffn_norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(batch, seq, dim, generator=torch.Generator().manual_seed(0))
+    cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
+    out_ref, ref = _block_grads(block, x, cos, sin, _plain)
+    out, got = _block_grads(block, x, cos, sin, manual_block_forward)
+    assert _rel(out, out_ref) < 1e-6
+    assert set(got) == {"input"} | {n for n, _ in block.named_parameters()}
+    for name in ref:
+        assert got[name].dtype == ref[name].dtype
+        assert _rel(got[name], ref[name]) < 1e-5, name
+
+
+def test_rms_norm_backward_matches_autograd():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 16, generator=gen).requires_grad_()
+    w = torch.randn(16, generator=gen).requires_grad_()
+    dy = torch.randn(3, 5, 16, generator=gen)
+    rms_norm(x, w, 1e-6).backward(dy)
+    dx, dw = rms_norm_backward(dy, x.detach(), w.detach(), 1e-6)
+    assert _rel(dx, x.grad) < 1e-6 and _rel(dw, w.grad) < 1e-6
+
+
+def test_manual_runs_under_bf16_autocast_and_tracks_autocast_autograd():
+    cfg = ModelConfig(dim=64, n_layers=1, n_heads=4, vocab_size=11, max_seq_len=32)
+    model = Transformer(cfg)
+    block = model.layers["0"]
+    x = torch.randn(2, 32, 64, generator=torch.Generator().manual_seed(0))
+    cos, sin = model.rope_cos[:32], model.rope_sin[:32]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_ref, ref = _block_grads(block, x, cos, sin, _plain)
+        out, got = _block_grads(block, x, cos, sin, manual_block_forward)
+    assert out.dtype == out_ref.dtype == torch.float32  # the residual stream keeps fp32
+    assert _rel(out, out_ref) < 1e-2
+    for name in ref:
+        assert got[name].dtype == torch.float32, name  # parameter gradients in the parameters' dtype
+        assert _rel(got[name], ref[name]) < 3e-2, name
+
+
+def test_all_modes_give_the_same_model_gradients():
+    cfg = preset("tiny")
+    model = Transformer(cfg)
+    tokens = torch.randint(0, cfg.vocab_size, (2, 33), generator=torch.Generator().manual_seed(0))
+    grads = {}
+    for mode in CHECKPOINTING_MODES:
+        model.checkpointing = mode
+        model.zero_grad(set_to_none=True)
+        logits = model(tokens[:, :-1])
+        F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+        grads[mode] = {n: p.grad.clone() for n, p in model.named_parameters()}
+    for mode in CHECKPOINTING_MODES:
+        for name, g in grads["none"].items():
+            assert _rel(grads[mode][name], g) < 1e-5, (mode, name)
+    with pytest.raises(ValueError, match="checkpointing must be one of"):
+        model.checkpointing = "sometimes"
+
+
+def _bytes_setup(dtype):
+    cfg = preset("small")
+    model = Transformer(cfg).to(dtype)
+    B, T = 2, 32
+    x = torch.randn(B, T, cfg.dim, generator=torch.Generator().manual_seed(0)).to(dtype)
+    return cfg, model.layers["0"], x, model.rope_cos[:T], model.rope_sin[:T], B * T
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_manual_saves_exactly_x_qkv_o_lse_h_a_b(dtype):
+    cfg, block, x, cos, sin, tokens = _bytes_setup(dtype)
+    size = x.element_size()
+    expected = tokens * ((6 * cfg.dim + 2 * cfg.hidden_dim) * size + 4 * cfg.n_heads)  # + fp32 logsumexp
+    assert saved_bytes_per_block(block, x, cos, sin, "manual") == expected
+    # The two measurements agree where both see everything; full checkpointing keeps only x.
+    for mode in ("none", "manual", "full"):
+        assert saved_bytes_by_hooks(block, x, cos, sin, mode) == saved_bytes_per_block(
+            block, x, cos, sin, mode
+        )
+    assert saved_bytes_per_block(block, x, cos, sin, "full") == tokens * cfg.dim * size
+
+
+def test_manual_keeps_at_most_45_percent_of_eager_bytes_under_bf16_autocast():
+    cfg, block, x, cos, sin, tokens = _bytes_setup(torch.float32)
+    none = saved_bytes_per_block(block, x, cos, sin, "none", torch.bfloat16)
+    manual = saved_bytes_per_block(block, x, cos, sin, "manual", torch.bfloat16)
+    selective = saved_bytes_per_block(block, x, cos, sin, "selective", torch.bfloat16)
+    # x and h stay fp32 (the residual stream), q, k, v, o, a, b are bf16, the logsumexp fp32.
+    assert manual == tokens * (2 * cfg.dim * 4 + (4 * cfg.dim + 2 * cfg.hidden_dim) * 2 + 4 * cfg.n_heads)
+    assert manual <= 0.45 * none
+    assert manual <= selective
