@@ -180,12 +180,11 @@ class C4(beam.PTransform):
             "join_owned" >> beam.CoGroupByKey()
         )
         docs = f.apply(joined, LineDedupApply(rc))
-        docs = f.apply(docs, BadWords(self.badwords, cfg.language))
-        docs = f.apply(docs, Language(f"{self.models}/lid/lid.bin", cfg.language, cfg.lid_threshold))
-        f.distribution(
-            docs
-            | "lid_scores"
-            >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
-            "language_score",
-        )
+        docs = f.apply(docs, BadWords(self.badwords, "en" if cfg.language == "all" else cfg.language))
+        if cfg.language != "all":  # TFDS's lang="all" keeps every language and skips language id
+            docs = f.apply(docs, Language(f"{self.models}/lid/lid.bin", cfg.language, cfg.lid_threshold))
+            scores = docs | "lid_scores" >> beam.Map(
+                lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])
+            )
+            f.distribution(scores, "language_score")
         return docs

@@ -15,10 +15,12 @@ checked; a run that loses documents fails.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -136,8 +138,14 @@ def read_stats(out: str, source: str) -> dict:
         return json.loads(f.read().decode("utf-8"))
 
 
-def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> dict[str, dict]:
-    """Build and run the pipeline; return {source: statistics}. `test_pipeline`: run on that instead."""
+@dataclasses.dataclass
+class CorpusRun:
+    stats: dict[str, dict]  # source -> its statistics JSON (empty for a dry run)
+    result: Any  # Beam's PipelineResult (for a Dataflow dry run, `.job` is the built job)
+
+
+def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRun:
+    """Build and run the pipeline, check conservation. `test_pipeline`: run on that instead."""
     args, beam_args = _parser().parse_known_args(argv)
     cfg = opts.load_config(args.config)
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
@@ -151,11 +159,29 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> dict[str
     result = p.run()
     result.wait_until_finish()
     if _dry_run(p):
-        return {}
+        return CorpusRun({}, result)
     stats = {s: read_stats(args.out, s) for s in sources}
     for s, st in stats.items():
         check_conservation(st, f"{args.out}/stats/{s}.json")
-    return stats
+    _cross_check_metrics(result, stats)
+    return CorpusRun(stats, result)
+
+
+def _cross_check_metrics(result, stats: dict[str, dict]) -> None:
+    """Where the runner reports committed Beam metrics, they must agree with the statistics JSON
+    (two independent counts of the same funnel)."""
+    try:
+        counters = result.metrics().query()["counters"]
+    except Exception:  # noqa: BLE001 - runners without metrics support: nothing to compare
+        return
+    for source, st in stats.items():
+        for stage in st["funnel"][1:]:
+            ns = f"{source}.{stage['stage']}"
+            got = {c.key.metric.name: c.committed for c in counters if c.key.metric.namespace == ns}
+            if got and got.get("in") is not None and got["in"] != stage["in"]:
+                raise RuntimeError(
+                    f"{source}: Beam metrics say {ns} saw {got['in']} documents, the statistics {stage['in']}"
+                )
 
 
 def _dry_run(p: beam.Pipeline) -> bool:
@@ -168,7 +194,7 @@ def _dry_run(p: beam.Pipeline) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _ = _parser().parse_known_args(argv)
-    stats = run(argv)
+    stats = run(argv).stats
     out = args.out.rstrip("/")
     for s, st in stats.items():
         drops = ", ".join(f"{r} {n}" for r, n in st["dropped"].items())

@@ -56,7 +56,7 @@ class C4PipelineConfig:
     input: str = (
         "json"  # "json": C4-style {url,text,timestamp} json.gz under <input>/c4; "wet": the CC WET files
     )
-    language: str = "en"  # the language C4 keeps
+    language: str = "en"  # the language C4 keeps; "all" skips language id (TFDS's lang="all")
     lid_threshold: float = 0.99  # minimum score of `language`, TFDS's number (langdetect there)
     badwords: str = ""  # bad-words list (file, or folder with <language>[.txt]); "" = <input>/c4/badwords
     min_words_per_line: int = 5  # TFDS c4_utils
