@@ -24,6 +24,7 @@ from apache_beam.metrics import Metrics
 from lamina.tokenize import shards as S
 
 
+@beam.typehints.with_output_types(tuple[tuple[str, int], tuple[str, bytes]])
 class EncodeDocuments(beam.DoFn):
     """(source, JSON line) -> ((source, bucket), (doc id, token bytes)); drops to a tagged output."""
 
