@@ -19,7 +19,8 @@ class Truth:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict] = {}
 
-    def add(self, pipeline: str, key: str, expected: str, reason: str | None, kind: str) -> None:
+    def add(self, pipeline: str, key: str, expected: str, reason: str | None, kind: str, **extra) -> None:
+        """Record one expectation; `extra` adds pipeline-specific fields (e.g. StackExchange answer order)."""
         if pipeline not in PIPELINES:
             raise ValueError(f"ground truth: unknown pipeline {pipeline!r}")
         if (expected == "kept") != (reason is None):
@@ -27,7 +28,7 @@ class Truth:
         if (pipeline, key) in self.rows:
             raise ValueError(f"ground truth: duplicate entry {pipeline}:{key}")
         self.rows[(pipeline, key)] = {
-            "pipeline": pipeline, "key": key, "expected": expected, "reason": reason, "kind": kind,
+            "pipeline": pipeline, "key": key, "expected": expected, "reason": reason, "kind": kind, **extra,
         }  # fmt: skip
 
     def write(self, path: Path) -> None:
