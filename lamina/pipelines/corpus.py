@@ -98,12 +98,21 @@ class SourceBranch(beam.PTransform):
             name_of, settings = output_name, opts.as_dict(cfg.ccnet)
         elif source == "c4":
             funnel = Funnel("c4", "c4")
-            if cfg.c4.input == "wet":
+            reads = []
+            if "wet" in cfg.c4.inputs:
                 files = expand_inputs(args.cc_input or _cc_default(inp))
-                read = pbegin | "read" >> ReadWet(files, source, cfg.ccnet.max_bytes)
-            else:
+                reads.append(pbegin | "read_wet" >> ReadWet(files, source, cfg.ccnet.max_bytes))
+            if "json" in cfg.c4.inputs:
                 files = expand_inputs(args.c4_input or f"{inp}/c4", pattern="*.json.gz")
-                read = pbegin | "read" >> ReadC4Json(files, source)
+                reads.append(pbegin | "read_json" >> ReadC4Json(files, source))
+            if not reads:
+                raise ValueError(f"c4.inputs must name wet and/or json, not {cfg.c4.inputs}")
+            read = _Reads(
+                *(
+                    tuple(getattr(r, k) for r in reads) | f"flatten_{k}" >> beam.Flatten()
+                    for k in ("docs", "dropped", "tally")
+                )
+            )
             funnel.add_stage("read", read.dropped, read.tally)
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(args.models, badwords, cfg.c4, funnel)
@@ -114,6 +123,13 @@ class SourceBranch(beam.PTransform):
         if args.write_dropped or cfg.run.write_dropped:
             _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
         return funnel.finish(written, f"{out}/stats/{source}.json", settings)
+
+
+@dataclasses.dataclass
+class _Reads:
+    docs: Any
+    dropped: Any
+    tally: Any
 
 
 class _c4_name:  # noqa: N801 - a picklable constant function

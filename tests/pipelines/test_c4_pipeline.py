@@ -14,7 +14,9 @@ from tests.pipelines.conftest import FN_API_RUNNER, IN_PROCESS
 def test_c4_pipeline_keeps_real_c4_unchanged(shared_data, tmp_path):
     config = tmp_path / "c4.toml"
     # Real C4 is English by Google's langdetect already; "all" skips our LID (TFDS's lang="all").
-    config.write_text(f'[c4]\nlanguage = "all"\nbadwords = "{shared_data / "c4" / "ldnoobw"}"\n')
+    config.write_text(
+        f'[c4]\ninputs = ["json"]\nlanguage = "all"\nbadwords = "{shared_data / "c4" / "ldnoobw"}"\n'
+    )
     out = tmp_path / "out"
     argv = ["--input", str(tmp_path), "--models", str(tmp_path / "no-models"), "--out", str(out),
             "--config", str(config), "--sources", "c4", "--c4-input", str(shared_data / "c4"),

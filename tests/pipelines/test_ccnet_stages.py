@@ -129,3 +129,36 @@ def test_build_stats_checks_conservation_and_chaining():
     assert st["funnel"][1] == {"stage": "too_short", "in": 9, "kept": 7, "dropped": {"too_short": 2}}
     lost = [t for t in totals if t[0][0] != "write"] + [(("write", "kept", ""), 6)]  # a document went missing
     assert build_stats(lost, [], [], stage_names=["read", "too_short"], meta=meta)["conservation_ok"] is False
+
+
+def test_read_wet_counts_damage_and_the_run_goes_on(tp, tmp_path, shared_data):
+    from lamina.pipelines.readers import ReadWet, expand_inputs
+    from tests.pipelines.wet_fixtures import damaged_records, write_wet
+
+    (tmp_path / "in").mkdir()
+    write_wet(tmp_path / "in" / "damaged.warc.wet.gz", damaged_records(big_bytes=50_000_000))  # 50 MB line
+    write_wet(tmp_path / "in" / "cut.warc.wet.gz", damaged_records(big_bytes=10), cut=8)  # truncated gzip
+    (tmp_path / "in" / "real.warc.wet.gz").write_bytes(
+        (shared_data / "cc" / "whirlwind.warc.wet.gz").read_bytes()
+    )
+    files = expand_inputs(str(tmp_path / "in"))
+    assert [label for _, label in files] == ["cut.warc.wet.gz", "damaged.warc.wet.gz", "real.warc.wet.gz"]
+    with tp() as p:
+        read = p | ReadWet(files)
+        kept = read.docs | "urls" >> beam.Map(lambda d: d.metadata["url"])
+        drops = read.dropped | beam.Map(
+            lambda sd: (sd[1].doc.metadata["file"], sd[1].doc.metadata["record"], sd[1].reason)
+        )
+        assert_that(
+            kept,
+            equal_to(["http://example.com/page0", "http://example.com/page3", "http://example.com/page0",
+                      "http://example.com/page4", "https://an.wikipedia.org/wiki/Escopete"]),
+            label="kept",
+        )  # fmt: skip
+        assert_that(
+            drops,
+            equal_to([("cut.warc.wet.gz", 1, "invalid_utf8"), ("cut.warc.wet.gz", 2, "malformed_record"),
+                      ("cut.warc.wet.gz", 4, "malformed_record"), ("damaged.warc.wet.gz", 1, "invalid_utf8"),
+                      ("damaged.warc.wet.gz", 2, "malformed_record"), ("damaged.warc.wet.gz", 3, "too_long")]),
+            label="drops",
+        )  # fmt: skip
