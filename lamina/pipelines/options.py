@@ -53,9 +53,9 @@ class CCNetConfig:
 
 @dataclasses.dataclass(frozen=True)
 class C4PipelineConfig:
-    input: str = (
-        "json"  # "json": C4-style {url,text,timestamp} json.gz under <input>/c4; "wet": the CC WET files
-    )
+    # "wet": the CC WET files (TFDS builds C4 from WET); "json": C4-style {url, text, timestamp}
+    # json(.gz) pages under <input>/c4 (or --c4-input)
+    inputs: tuple[str, ...] = ("wet", "json")
     language: str = "en"  # the language C4 keeps; "all" skips language id (TFDS's lang="all")
     lid_threshold: float = 0.99  # minimum score of `language`, TFDS's number (langdetect there)
     badwords: str = ""  # bad-words list (file, or folder with <language>[.txt]); "" = <input>/c4/badwords
