@@ -199,9 +199,16 @@ class Transformer(nn.Module):
             layer.ffn_norm.reset_parameters()
         self.norm.reset_parameters()
         fill(self.output.weight, cfg.dim**-0.5)
-        cos, sin = rotary_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
-        self.rope_cos.copy_(cos.to(self.rope_cos.device))
-        self.rope_sin.copy_(sin.to(self.rope_sin.device))
+        self.init_rotary()
+
+    def init_rotary(self) -> None:
+        """(Re)build the rotary tables on the device of the embedding weights (the buffers may still be
+        on the meta device after `load_state_dict(assign=True)`, or garbage after `to_empty`)."""
+        device = self.tok_embeddings.weight.device
+        cos, sin = rotary_tables(
+            self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device
+        )
+        self.rope_cos, self.rope_sin = cos, sin
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         B, T = tokens.shape
