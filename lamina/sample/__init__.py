@@ -19,7 +19,8 @@ from lamina.sample.truth import Truth
 EN_ARTICLES = 60  # English Wikipedia articles (the first CITED of them cite a reference web page)
 CITED = 30
 COMMERCE_ARTICLES = 4  # encyclopedic articles about trade, so shop/forum vocabulary is not all unseen
-EVERYDAY_ARTICLES = 8  # encyclopedic articles about shopping and forums (the language of chatty pages)
+EVERYDAY_ARTICLES = 7  # encyclopedic articles about shopping and forums (the language of chatty pages)
+SPAM_ARTICLES = 3  # encyclopedic articles about keyword spam (its words are English to language id)
 
 
 def write_sample_world(out: Path, seed: int = 0) -> Path:
@@ -35,10 +36,11 @@ def write_sample_world(out: Path, seed: int = 0) -> Path:
     gen = TextGen(random.Random(f"{seed}:entities"))
     entities = [
         gen.entity(TOPICS[i % len(TOPICS)])
-        for i in range(EN_ARTICLES - COMMERCE_ARTICLES - EVERYDAY_ARTICLES)
+        for i in range(EN_ARTICLES - COMMERCE_ARTICLES - EVERYDAY_ARTICLES - SPAM_ARTICLES)
     ]
     entities += [gen.entity("commerce") for _ in range(COMMERCE_ARTICLES)]
     entities += [gen.entity("everyday") for _ in range(EVERYDAY_ARTICLES)]
+    entities += [gen.entity("spam") for _ in range(SPAM_ARTICLES)]
     pages, citations = cc.plan_web(seed, entities[:CITED])
     wikipedia.write_wikipedia(out / "wikipedia", seed, truth, entities, citations)
     cc.write_cc(out / "cc", seed, pages, truth)

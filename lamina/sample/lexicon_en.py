@@ -305,6 +305,17 @@ TEMPLATES: dict[str, list[str]] = {
         "Hotels invite visitors to book a stay in the centre of the town and offer a free tour of the old {building} or a free drink.",
         "Small workshops sell products made of {material} in many colours, and buyers are told to order now before the stock sells out.",
     ],
+    "spam": [
+        "{Name} is the practice of filling web pages with repeated keywords such as {spam}, {spam2} and {spam3}.",
+        "Spam pages repeat keywords such as {spam}, {spam2}, {spam3} and {spam4} to rank higher in search engines.",
+        "A typical spam page lists words like {spam}, {spam2} and {spam3} many times, often with links to a shop or a casino.",
+        "Search engines lower the rank of pages that repeat keywords such as {spam} or {spam2} without any real content.",
+        "Common keywords on such pages include {spam}, {spam2}, {spam3}, {spam4} and {spam5}, usually in no particular order.",
+        "Such pages often promise the best price, free shipping and a bonus for anyone who clicks now.",
+        "Lists of keywords such as {spam}, {spam2} and {spam3} are sometimes hidden in white text at the bottom of a page.",
+        "Other examples are the words {spam}, {spam2}, {spam3} and {spam4}, which appear in many advertisements.",
+        "Filters learn that words such as {spam}, {spam2} or {spam3} are more common on spam pages than on other pages.",
+    ],
     "general": [
         "The {adj} {building} in the centre of {Place} was {verb_built} in {year}.",
         "In {year} the {ruler} of {Place} granted the town the right to hold a weekly market.",
@@ -339,22 +350,41 @@ SECTIONS: dict[str, list[str]] = {
     "craft": ["History", "Technique", "Present day"],
     "commerce": ["History", "Online trade", "Research"],
     "everyday": ["Overview", "Practice", "Research"],
+    "spam": ["Methods", "Keywords", "Countermeasures"],
 }
 
 TITLE_SUFFIX = {
     "town": "", "river": " (river)", "mountain": " (mountain)", "person": "", "species": "",
-    "building": " Abbey", "craft": " weaving", "commerce": "", "everyday": "",
+    "building": " Abbey", "craft": " weaving", "commerce": "", "everyday": "", "spam": "",
 }  # fmt: skip
 
+SPAM_TITLES = ["Spamdexing", "Keyword stuffing", "Link farm"]
 EVERYDAY_TITLES = [
     "Online shopping",
     "Internet forum",
     "Customer service",
     "Travel forum",
-    "Discount code",
     "Guided tour",
     "Internet slang",
     "Handmade goods",
+]
+# Short English function words: spam and salad mix them in, as real junk pages do.
+FUNCTION_WORDS = [
+    "the",
+    "of",
+    "and",
+    "in",
+    "to",
+    "for",
+    "with",
+    "on",
+    "at",
+    "by",
+    "from",
+    "is",
+    "was",
+    "your",
+    "our",
 ]
 
 # Fluent but commercial or chatty web text: English that Wikipedia would never cite.
@@ -409,11 +439,11 @@ BRANDS = ["Northwind", "Bluecrest", "Happy Home", "MegaMart", "Shopster", "Urban
 
 # Keyword spam vocabulary: what SEO pages repeat.
 SPAM_KEYWORDS = [
-    "cheap", "replica", "rolex", "watches", "viagra", "cialis", "pills", "casino", "poker", "slots",
-    "bonus", "jackpot", "payday", "loans", "bitcoin", "crypto", "forex", "mp3", "download", "torrent",
-    "crack", "keygen", "xxx", "hot", "singles", "dating", "weight", "loss", "diet", "seo", "backlinks",
-    "followers", "likes", "coupon", "promo", "wholesale", "outlet", "ugg", "boots", "nike", "jerseys",
-    "handbags", "louis", "vuitton", "discount", "online", "free", "win", "click", "now", "best", "2022",
+    "cheap", "replica", "watches", "pills", "casino", "poker", "slots", "bonus", "jackpot", "payday",
+    "loans", "bitcoin", "download", "free", "online", "best", "deals", "discount", "coupon", "sale",
+    "shoes", "bags", "jerseys", "followers", "likes", "weight", "loss", "diet", "dating", "singles",
+    "hot", "win", "cash", "fast", "now", "click", "here", "buy", "price", "top", "rated", "review",
+    "store", "outlet", "wholesale", "insurance", "quote", "hotels", "flights", "money", "credit", "cards",
 ]  # fmt: skip
 
 # Everyday English words the encyclopedic grammar never uses: word salad draws from these as well as

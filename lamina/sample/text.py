@@ -39,6 +39,7 @@ class TextGen:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self._everyday = 0
+        self._spam = 0
 
     # ---- names -------------------------------------------------------------------------------
     def name(self) -> str:
@@ -55,6 +56,10 @@ class TextGen:
             ent = Entity(full, topic, full, pronoun=pronoun)
             ent.ctx = {"Person": full, "Person_last": full.split()[-1]}
             return ent
+        if topic == "spam":
+            title = en.SPAM_TITLES[self._spam % len(en.SPAM_TITLES)]
+            self._spam += 1
+            return Entity(title, topic, title, ctx={"Name": title})
         if topic == "everyday":
             title = en.EVERYDAY_TITLES[self._everyday % len(en.EVERYDAY_TITLES)]  # each title once
             self._everyday += 1
@@ -107,6 +112,8 @@ class TextGen:
         if key == "profession_cap":
             p = r.choice(words["profession"])
             return p[:1].upper() + p[1:]
+        if key == "spam":
+            return r.choice(en.SPAM_KEYWORDS)
         if key in ("Commerce_cap", "commerce"):
             return r.choice(en.WORDS["commerce"])
         raise KeyError(f"sample text: unknown template slot {{{key}}}")
@@ -180,14 +187,25 @@ class TextGen:
         head = r.sample(en.SPAM_KEYWORDS, 3)
         words = []
         for _ in range(r.randint(14, 24)):
-            words.append(r.choice(head) if r.random() < 0.45 else r.choice(en.SPAM_KEYWORDS))
+            x = r.random()
+            words.append(
+                r.choice(head)
+                if x < 0.35
+                else r.choice(en.FUNCTION_WORDS)
+                if x < 0.7
+                else r.choice(en.SPAM_KEYWORDS)
+            )
         return " ".join(words)
 
     def salad_sentence(self) -> str:
-        """Real English words in random order, punctuated like a sentence."""
-        words = [self.rng.choice(salad_vocabulary()) for _ in range(self.rng.randint(8, 16))]
+        """Real English words in random order (a quarter of them function words), no end punctuation."""
+        r = self.rng
+        words = [
+            r.choice(en.FUNCTION_WORDS) if r.random() < 0.25 else r.choice(salad_vocabulary())
+            for _ in range(r.randint(8, 16))
+        ]
         s = " ".join(words)
-        return s[:1].upper() + s[1:] + "."
+        return s[:1].upper() + s[1:]
 
     def noise_word(self) -> str:
         n = self.rng.randint(2, 11)

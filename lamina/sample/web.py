@@ -226,10 +226,11 @@ class WebPlanner:
                 WebPage(
                     "word_salad",
                     url,
-                    self.gen.salad_sentence()[:-1],
+                    self.gen.salad_sentence(),
                     lines,
                     "en",
                     ("perplexity_tail", "word_salad"),
+                    c4="too_few_sentences",
                 )
             )
         return out
