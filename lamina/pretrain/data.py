@@ -227,15 +227,18 @@ class DataLoader:
         self.steps += 1
         return torch.from_numpy(out)
 
-    def heldout_batches(self, source: str, n_batches: int) -> list[torch.Tensor]:
-        """Up to `n_batches` fixed validation micro-batches (micro_batch, seq_len + 1) of `source` for this
-        rank; the same windows at every evaluation. Empty when the source is too small to hold any out."""
+    def heldout_batches(self, source: str, n_sequences: int) -> list[torch.Tensor]:
+        """This rank's share of the first `n_sequences` held-out windows of `source` (all ranks together;
+        rounded down to a multiple of dp_size x micro_batch so every rank gets equally many), as
+        micro-batches (micro_batch, seq_len + 1). Window i goes to rank i % dp_size, so the set - and the
+        mean loss over it - is the same for every layout whose dp_size x micro_batch divides
+        n_sequences. The same windows at every evaluation; empty when the source is too small."""
         per = self.dp_size * self.micro_batch
-        n = min(n_batches, self.heldout_samples[source] // per)
+        total = min(n_sequences, self.heldout_samples[source]) // per * per
+        mine = list(range(self.dp_rank, total, self.dp_size))
         batches = []
-        for b in range(n):
-            first = b * per + self.dp_rank * self.micro_batch
-            rows = [self._window(source, first + i, heldout=True) for i in range(self.micro_batch)]
+        for b in range(0, len(mine), self.micro_batch):
+            rows = [self._window(source, i, heldout=True) for i in mine[b : b + self.micro_batch]]
             batches.append(torch.from_numpy(np.stack(rows).astype(np.int64)))
         return batches
 

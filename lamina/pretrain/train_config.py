@@ -61,7 +61,7 @@ class TrainConfig:
     # --- cadence
     log_every: int = 1  # steps between console lines (metrics.jsonl gets every step)
     eval_every: int = 1000  # steps between held-out evaluations (0 = only at the end)
-    eval_batches: int = 4  # micro-batches of held-out data per source per evaluation
+    eval_sequences: int = 64  # held-out windows per source per evaluation, all ranks together
     checkpoint_every: int = 1000  # steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 3  # newest complete checkpoints kept on disk (0 = keep all)
 

@@ -199,7 +199,7 @@ class Trainer:
         """Validation loss per source on its held-out windows (same windows every time)."""
         result = {}
         for source in self.loader.sources:
-            batches = self.loader.heldout_batches(source, self.cfg.eval_batches)
+            batches = self.loader.heldout_batches(source, self.cfg.eval_sequences)
             if not batches:
                 continue
             losses = torch.stack([self.loss(b) for b in batches]).mean()

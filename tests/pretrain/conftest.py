@@ -1,5 +1,5 @@
 """A small shard set from REAL text for the trainer tests: C4 pages and a Gutenberg book from
-../shared/data, tokenized as bytes (vocab 256 + EOS) so no tokenizer training is needed, written with
+../shared/data, tokenized as bytes (256 bytes + EOS) so no tokenizer training is needed, written with
 the tokenizer helper's Megatron writer, plus a manifest in the shards' format (checksums included).
 Byte-level English is learnable fast: a tiny model's loss falls from ln(257) ~ 5.5 within tens of steps.
 """
@@ -18,7 +18,9 @@ from lamina.tokenize.indexed import IndexedWriter
 from lamina.tokenize.shards import sha256_file, write_manifest
 
 EOS = 256
-VOCAB = 257
+# 256 bytes + EOS, padded to 260 so the embedding splits evenly over a 2x2 (FSDP x TP) mesh: the model's
+# init_weights cannot yet distribute_tensor onto uneven _StridedShard placements (reported upstream).
+VOCAB = 260
 
 
 def _docs(shared: Path) -> dict[str, list[bytes]]:

@@ -95,14 +95,16 @@ def test_heldout_windows_lie_after_the_training_region(shard_set):
         train = dl.train_tokens[source]
         assert dl.corpus.streams[source].num_tokens - train == 4096
         assert (dl.train_samples[source] * 64 + 1) <= train  # last training window ends before it
-        batches = dl.heldout_batches(source, 3)
+        batches = dl.heldout_batches(source, 6)
         assert len(batches) == 3 and batches[0].shape == (2, 65)
         first = dl.corpus.streams[source].tokens(train, train + 65)
         assert np.array_equal(batches[0][0].numpy(), first)
-        assert all(torch.equal(x, y) for x, y in zip(batches, dl.heldout_batches(source, 3), strict=True))
-    # rank 1 of 2 gets the next rows, not rank 0's
-    r1 = loader(shard_set, dp_rank=1, dp_size=2)
-    assert torch.equal(r1.heldout_batches("c4", 1)[0][0], dl.heldout_batches("c4", 2)[1][0])
+        assert all(torch.equal(x, y) for x, y in zip(batches, dl.heldout_batches(source, 6), strict=True))
+    # two ranks split the same 6 windows between them (rank r takes windows r, r + 2, ...)
+    single = torch.cat(dl.heldout_batches("c4", 6))
+    r0, r1 = (torch.cat(loader(shard_set, dp_rank=r, dp_size=2).heldout_batches("c4", 6)) for r in (0, 1))
+    assert len(r0) == len(r1) == 2  # 6 rounded down to a multiple of dp 2 x micro 2
+    assert torch.equal(r0, single[[0, 2]]) and torch.equal(r1, single[[1, 3]])
 
 
 # ---- validation at start: every failure names the file
