@@ -304,6 +304,14 @@ TEMPLATES: dict[str, list[str]] = {
         "Popular products in such shops include the {goods_sing}, the {goods_sing2}, the {goods_sing3} and the {goods_sing4}.",
         "Hotels invite visitors to book a stay in the centre of the town and offer a free tour of the old {building} or a free drink.",
         "Small workshops sell products made of {material} in many colours, and buyers are told to order now before the stock sells out.",
+        "A tour page may read: \"Our guided tour of the old {building} costs {price} dollars and includes a free drink.\"",
+        "A typical line on a shop page is \"Add the {goods_sing} to your cart and use the code at checkout to get a discount.\"",
+        "Hotel pages say \"Book your stay in the centre of the town now and get a free tour of the {building}.\"",
+        "Shop pages say \"Buy our handmade set today and get free shipping on all orders over {price} dollars.\"",
+        "Product pages say \"This {colour} {goods_sing} is made of {material} by a small workshop, order now before it sells out.\"",
+        "Forum users ask \"Has anyone here tried {craft} before? I want to learn it but I have no idea where to start.\"",
+        "Craft shops write \"Every {goods_sing} in our shop is made by hand using traditional {craft} from the {region}.\"",
+        "Shops write \"Sign in to your account to track your order\" and \"We ship to all states within a few business days.\"",
     ],
     "spam": [
         "{Name} is the practice of filling web pages with repeated keywords such as {spam}, {spam2} and {spam3}.",
@@ -367,6 +375,9 @@ EVERYDAY_TITLES = [
     "Guided tour",
     "Internet slang",
     "Handmade goods",
+    "Product review",
+    "Mail order",
+    "Shopping cart",
 ]
 # Short English function words: spam and salad mix them in, as real junk pages do.
 FUNCTION_WORDS = [
