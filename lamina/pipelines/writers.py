@@ -20,7 +20,12 @@ from lamina.documents import Document
 def write_bytes(path: str, data: bytes) -> None:
     """Write `data` to `path` atomically: a unique temporary sibling, then rename over the target."""
     parent = path.rsplit("/", 1)[0]
-    FileSystems.mkdirs(parent) if not FileSystems.exists(parent) else None
+    if not FileSystems.exists(parent):
+        try:
+            FileSystems.mkdirs(parent)
+        except OSError:  # another worker created it meanwhile (Beam wraps FileExistsError)
+            if not FileSystems.exists(parent):
+                raise
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
     with FileSystems.create(tmp, mime_type="application/octet-stream") as f:
         f.write(data)
