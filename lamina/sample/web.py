@@ -26,7 +26,7 @@ FOREIGN = ("de", "fr", "es", "it", "ru")
 
 # How many pages of each kind (see the module docstring for the 60/40 balance).
 COUNTS = {
-    "reference": 30, "good": 28, "duplicate": 8, "boilerplate": 12, "boilerplate_only": 3,
+    "reference": 40, "good": 18, "duplicate": 8, "boilerplate": 12, "boilerplate_only": 3,
     "non_english": 25, "gibberish": 6, "spam": 30, "word_salad": 30, "short": 8, "non_reference": 15,
     "c4_lorem_ipsum": 1, "c4_curly_bracket": 1, "c4_bad_word": 1, "c4_few_sentences": 2,
 }  # fmt: skip
