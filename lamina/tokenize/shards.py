@@ -108,11 +108,13 @@ class DocumentEncoder:
     """Text -> the token array stored in a shard. Loads SentencePiece on construction; build it in
     a Beam DoFn's `setup()`, not its constructor."""
 
-    def __init__(self, model_path: str | os.PathLike, bos: bool = False):
+    def __init__(self, model_path: str | os.PathLike, bos: bool = False, num_threads: int = 1):
         import sentencepiece as spm
 
         self.model_path = os.fspath(model_path)
-        self.sp = spm.SentencePieceProcessor(model_file=self.model_path)
+        # one thread: Beam parallelizes over workers; SentencePiece's default (all cores) would
+        # oversubscribe them
+        self.sp = spm.SentencePieceProcessor(model_file=self.model_path, num_threads=num_threads)
         self.vocab_size = self.sp.get_piece_size()
         self.dtype = token_dtype(self.vocab_size)
         self.bos = bos
@@ -170,7 +172,9 @@ def write_group(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(items, key=lambda t: (t[0], t[1].tobytes()))
+    ordered = sorted(items, key=lambda t: t[0])
+    if any(a[0] == b[0] for a, b in zip(ordered, ordered[1:])):  # duplicate ids: order them by content
+        ordered.sort(key=lambda t: (t[0], t[1].tobytes()))
     records: list[dict] = []
     writer: IndexedWriter | None = None
 
