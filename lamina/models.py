@@ -92,11 +92,11 @@ class LmConfig:
 
 @dataclasses.dataclass(frozen=True)
 class WikiRefConfig:
-    dim: int = 32  # embedding size
-    epoch: int = 20  # passes
-    lr: float = 0.2  # learning rate
+    dim: int = 16  # embedding size
+    epoch: int = 50  # passes (the sample world has only dozens of cited pages)
+    lr: float = 0.5  # learning rate
     word_ngrams: int = 2  # word bigrams
-    negatives_per_positive: float = 1.0  # RedPajama: as many random pages as cited ones
+    negatives_per_positive: float = 2.0  # random pages per cited one (RedPajama balanced them 1:1)
     holdout: float = 0.2  # fraction of each class held out for the card's accuracy
     threads: int = 1  # fastText threads (1: deterministic)
     seed: int = 0  # sampling and fastText seed
@@ -134,11 +134,21 @@ def kenlm_bin(tool: str) -> str:
 
 
 def _fasttext_train(train_file: Path, **params):
+    """fastText supervised training. On small data fastText sometimes diverges ("Encountered NaN");
+    then it is retried with half the learning rate, up to 4 times. Returns (model, lr used)."""
     import fasttext
     import fasttext.FastText
 
     fasttext.FastText.eprint = lambda *a, **k: None
-    return fasttext.train_supervised(input=str(train_file), verbose=0, **params)
+    lr = params.pop("lr")
+    for attempt in range(5):
+        try:
+            return fasttext.train_supervised(input=str(train_file), verbose=0, lr=lr, **params), lr
+        except RuntimeError as e:
+            if "NaN" not in str(e) or attempt == 4:
+                raise RuntimeError(f"fastText training on {train_file} failed at lr={lr}: {e}") from e
+            lr /= 2
+    raise AssertionError("unreachable")
 
 
 def _save_fasttext(model, path: Path) -> None:
@@ -247,7 +257,7 @@ def train_lid(examples: list[tuple[str, str]], out_dir: Path, cfg: LidConfig, tr
         train_file.write_text(
             "".join(f"{LABEL_PREFIX}{lang} {text}\n" for lang, text in train), encoding="utf-8"
         )
-        model = _fasttext_train(
+        model, lr_used = _fasttext_train(
             train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, minn=cfg.minn, maxn=cfg.maxn,
             wordNgrams=cfg.word_ngrams, bucket=cfg.bucket, thread=cfg.threads, seed=cfg.seed, loss="softmax",
         )  # fmt: skip
@@ -263,7 +273,7 @@ def train_lid(examples: list[tuple[str, str]], out_dir: Path, cfg: LidConfig, tr
             "examples": len(train),
             "per_language": {k: len(v) for k, v in sorted(by_lang.items())},
         },
-        "settings": dataclasses.asdict(cfg),
+        "settings": {**dataclasses.asdict(cfg), "lr_used": lr_used},
         "held_out": {"examples": len(held), "accuracy": acc, "per_language": per},
         "bytes": (out / "lid.bin").stat().st_size,
         "train_seconds": round(time.time() - t0, 1),
@@ -319,8 +329,9 @@ def train_lm(lang: str, docs: list[Document], out_dir: Path, cfg: LmConfig, trai
                 n_tokens += len(pieces)
                 f.write(" ".join(pieces) + "\n")
         arpa = tmpd / f"{lang}.arpa"
-        lmplz_args = ["-o", str(cfg.order), "-S", cfg.lmplz_memory, "--discount_fallback", "-T", str(tmpd)]
-        _run_tool([kenlm_bin("lmplz"), *lmplz_args], stdin=tokens, stdout=arpa, what=f"lmplz ({lang})")
+        lmplz_args = ["-o", str(cfg.order), "-S", cfg.lmplz_memory, "--discount_fallback"]
+        lmplz = [kenlm_bin("lmplz"), *lmplz_args, "-T", str(tmpd)]
+        _run_tool(lmplz, stdin=tokens, stdout=arpa, what=f"lmplz ({lang})")
         binary = tmpd / f"{lang}.arpa.bin"
         _run_tool([kenlm_bin("build_binary"), str(arpa), str(binary)], what=f"build_binary ({lang})")
         os.replace(str(prefix) + ".model", out / f"{lang}.sp.model")
@@ -444,7 +455,7 @@ def train_wikiref(
         train_file.write_text(
             "".join(f"{label} {one_line(text)}\n" for label, text in train), encoding="utf-8"
         )
-        model = _fasttext_train(
+        model, lr_used = _fasttext_train(
             train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams,
             thread=cfg.threads, seed=cfg.seed, loss="softmax",
         )  # fmt: skip
@@ -461,7 +472,7 @@ def train_wikiref(
             "negatives": len(neg),
             "train_examples": len(train),
         },  # fmt: skip
-        "settings": dataclasses.asdict(cfg),
+        "settings": {**dataclasses.asdict(cfg), "lr_used": lr_used},
         "held_out": {"examples": len(held), "accuracy_at_0.5": acc, "per_label": per},
         "bytes": (out / "wikiref.bin").stat().st_size,
         "train_seconds": round(time.time() - t0, 1),
@@ -498,12 +509,14 @@ def train_all(
     unknown = only - set(MODELS)
     if unknown:
         raise ValueError(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+    t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dumps = [Path(p) for p in wikipedia] if wikipedia else wikipedia_dumps(Path(sample_dir))
+    needs_dumps = bool({"lm", "wikiref"} & only) or ("lid" in only and not lid_corpus)
+    dumps = [Path(p) for p in wikipedia or []] or (wikipedia_dumps(Path(sample_dir)) if needs_dumps else [])
     cards: dict = {}
     docs_by_lang = (
-        wikipedia_documents(dumps, languages) if ({"lm"} & only or ("lid" in only and not lid_corpus)) else {}
+        wikipedia_documents(dumps, languages) if ("lm" in only or ("lid" in only and not lid_corpus)) else {}
     )
     if "lid" in only:
         if lid_corpus:
@@ -533,6 +546,17 @@ def train_all(
             wikiref,
             {"wikipedia": [p.name for p in dumps], "wet_files": len(wets)},
         )
+    summary = {
+        "trained": sorted(cards),
+        "lm_languages": sorted(cards.get("lm", {})),
+        "seconds": round(time.time() - t0, 1),
+        "inputs": {
+            "sample": str(sample_dir),
+            "wikipedia": [str(p) for p in dumps],
+            "lid_corpus": str(lid_corpus or ""),
+        },
+    }
+    _write_json(out / "models.json", summary)
     return cards
 
 
