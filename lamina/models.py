@@ -96,6 +96,7 @@ class WikiRefConfig:
     epoch: int = 50  # passes (the sample world has only dozens of cited pages)
     lr: float = 0.5  # learning rate
     word_ngrams: int = 2  # word bigrams
+    bucket: int = 200_000  # hash buckets for word bigrams (model size: bucket * dim * 4 bytes)
     negatives_per_positive: float = 2.0  # random pages per cited one (RedPajama balanced them 1:1)
     holdout: float = 0.2  # fraction of each class held out for the card's accuracy
     threads: int = 1  # fastText threads (1: deterministic)
@@ -456,7 +457,7 @@ def train_wikiref(
             "".join(f"{label} {one_line(text)}\n" for label, text in train), encoding="utf-8"
         )
         model, lr_used = _fasttext_train(
-            train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams,
+            train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams, bucket=cfg.bucket,
             thread=cfg.threads, seed=cfg.seed, loss="softmax",
         )  # fmt: skip
     _save_fasttext(model, out / "wikiref.bin")

@@ -87,6 +87,14 @@ def test_fasttext_format_corpus_and_wrapper(shared_data, tmp_path):
     assert lid.predict("Погода была хорошей, и мы пошли гулять.")[0] == "ru"
     assert lid.predict("") == ("", 0.0) and lid.predict(" \n ") == ("", 0.0)
     assert lid.predict("a\nb c") == lid.predict("a b c")
+    # A quantized model (the format of fastText's lid.176.ftz) loads and answers the same way.
+    quantized = lid.model
+    quantized.quantize()
+    quantized.save_model(str(tmp_path / "lid.ftz"))
+    assert (
+        LanguageIdentifier(tmp_path / "lid.ftz").predict("Погода была хорошей, и мы пошли гулять.")[0] == "ru"
+    )
+    lid = LanguageIdentifier(tmp_path / "m" / "lid" / "lid.bin")
     clone = pickle.loads(pickle.dumps(lid))
     assert clone._model is None and len(pickle.dumps(lid)) < 1000
     assert clone.predict_many(["Guten Morgen, wie geht es Ihnen heute?", "Good morning to you all."]) == (
