@@ -173,7 +173,9 @@ def write_group(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = sorted(items, key=lambda t: t[0])
-    if any(a[0] == b[0] for a, b in zip(ordered, ordered[1:])):  # duplicate ids: order them by content
+    if any(
+        a[0] == b[0] for a, b in zip(ordered, ordered[1:], strict=False)
+    ):  # duplicate ids: order them by content
         ordered.sort(key=lambda t: (t[0], t[1].tobytes()))
     records: list[dict] = []
     writer: IndexedWriter | None = None
