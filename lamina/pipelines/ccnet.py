@@ -143,6 +143,9 @@ class LanguageId(Stage):
         return doc
 
 
+MAX_PERPLEXITY = 1e9  # stored for documents with no scorable text (always the tail bucket)
+
+
 class Perplexity(Stage):
     """Annotates the perplexity under the document's language's model (never drops)."""
 
@@ -162,8 +165,9 @@ class Perplexity(Stage):
             self._scorers[lang] = PerplexityScorer(sp, lm)
 
     def apply(self, doc: Document, **side) -> Document | Dropped:
-        ppl = self._scorers[doc.metadata["language"]].perplexity(doc.text)
-        return doc.with_metadata(perplexity=round(float(ppl), 1))
+        ppl = float(self._scorers[doc.metadata["language"]].perplexity(doc.text))
+        # A text with no scorable line has infinite perplexity; JSON has no infinity, so cap it.
+        return doc.with_metadata(perplexity=round(min(ppl, MAX_PERPLEXITY), 1))
 
 
 def bucket_of(perplexity: float, cutoffs: tuple[float, float]) -> str:
