@@ -57,14 +57,14 @@ def main(argv: list[str]) -> int:
         print(f"tokenizer: {model} (vocab {args.vocab_size}; card {model.parent / 'card.json'})")
         return 0
 
-    from lamina.pipelines import shards as pipeline
-    from lamina.tokenize.shards import ShardConfig, load_manifest
-
     tokenizer = args.tokenizer or os.path.join(args.corpus, "tokenizer", "tokenizer.model")
     if not os.path.isfile(tokenizer):
         raise SystemExit(
             f"lamina tokenizer shards: {tokenizer} not found; run `lamina tokenizer train` first"
         )
+    from lamina.pipelines import shards as pipeline
+    from lamina.tokenize.shards import ShardConfig, load_manifest
+
     out = args.out or os.path.join(args.corpus, "shards")
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]

@@ -83,6 +83,8 @@ def corpus_dir(shared_data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tokenizer_model(corpus_dir) -> Path:
     """Trained once per session on the test corpus (vocab 1200, ~300k characters)."""
+    from lamina.tokenize.mixture import MixtureWarning
     from lamina.tokenize.train import TokenizerConfig, train
 
-    return train(corpus_dir, TokenizerConfig(vocab_size=1200, sample_chars=300_000, num_threads=2))
+    with pytest.warns(MixtureWarning, match="commoncrawl"):  # 3 of LLaMA's 7 sources are present
+        return train(corpus_dir, TokenizerConfig(vocab_size=1200, sample_chars=300_000, num_threads=2))
