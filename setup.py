@@ -19,7 +19,7 @@ setup(
         "fasttext>=0.9.3",
         "kenlm>=0.3.0",
         "datasketch>=1.6",
-        "sentencepiece>=0.2",
+        "sentencepiece>=0.2,<0.2.3",
         "torch>=2.10",
         "pyarrow",
         "google-cloud-bigquery",
