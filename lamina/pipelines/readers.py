@@ -24,6 +24,7 @@ from lamina.formats.wet import DEFAULT_MAX_BYTES, WetDrop, iter_wet
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped
 
 READ = "read"
+CC_BASE_URL = "https://data.commoncrawl.org/"
 
 
 def _is_url(path: str) -> bool:
@@ -33,11 +34,12 @@ def _is_url(path: str) -> bool:
 def expand_inputs(spec: str, pattern: str = "*.warc.wet.gz") -> list[tuple[str, str]]:
     """(path, label) of every input file. `spec` is a file, a directory (searched recursively for
     `pattern`), a glob, or a `wet.paths`/`wet.paths.gz` list (one path or URL per line, relative
-    paths taken from the list's folder). Labels are paths relative to the input root, so documents
+    paths taken from the list's folder; CC's own `crawl-data/...` paths not found there are fetched from
+    data.commoncrawl.org). Labels are paths relative to the input root, so documents
     do not depend on where the input lies."""
     name = spec.rstrip("/").rsplit("/", 1)[-1]
     if name.startswith("wet.paths"):
-        with FileSystems.open(spec) as f:
+        with FileSystems.open(spec, compression_type="uncompressed") as f:
             raw = f.read()
         if spec.endswith(".gz"):
             import gzip
@@ -50,6 +52,8 @@ def expand_inputs(spec: str, pattern: str = "*.warc.wet.gz") -> list[tuple[str, 
             if not line or line.startswith("#"):
                 continue
             full = line if _is_url(line) or "://" in line or line.startswith("/") else f"{root}/{line}"
+            if line.startswith("crawl-data/") and not FileSystems.exists(full):
+                full = CC_BASE_URL + line  # CC's own wet.paths.gz: paths relative to its HTTP server
             out.append((full, line))
         return out
     if FileSystems.exists(spec) and not _looks_like_dir(spec):

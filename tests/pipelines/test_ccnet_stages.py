@@ -3,6 +3,8 @@ digest dedup (first occurrence wins), and the funnel/statistics arithmetic."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -162,3 +164,20 @@ def test_read_wet_counts_damage_and_the_run_goes_on(tp, tmp_path, shared_data):
                       ("damaged.warc.wet.gz", 2, "malformed_record"), ("damaged.warc.wet.gz", 3, "too_long")]),
             label="drops",
         )  # fmt: skip
+
+
+def test_wet_paths_lists_local_relative_and_commoncrawl_paths(tmp_path, sample_world):
+    import gzip as gz
+
+    from lamina.pipelines.readers import expand_inputs
+
+    local = expand_inputs(str(sample_world / "cc" / "wet.paths"))
+    assert len(local) == 6 and all(Path(p).is_file() for p, _ in local)
+    assert local[0][1].startswith("CC-MAIN-2022-05/")  # labels relative to the list: location-free
+    listing = "crawl-data/CC-MAIN-2022-05/segments/1/wet/x.warc.wet.gz\n\n# comment\n/abs/y.warc.wet.gz\n"
+    (tmp_path / "wet.paths.gz").write_bytes(gz.compress(listing.encode()))
+    assert expand_inputs(str(tmp_path / "wet.paths.gz")) == [
+        ("https://data.commoncrawl.org/crawl-data/CC-MAIN-2022-05/segments/1/wet/x.warc.wet.gz",
+         "crawl-data/CC-MAIN-2022-05/segments/1/wet/x.warc.wet.gz"),
+        ("/abs/y.warc.wet.gz", "/abs/y.warc.wet.gz"),
+    ]  # fmt: skip
