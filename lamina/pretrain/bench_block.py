@@ -106,29 +106,36 @@ def saved_bytes_by_hooks(block: TransformerBlock, x: torch.Tensor, cos, sin, mod
     return sum(seen.values())
 
 
-def _step_time(
-    model: Transformer, tokens: torch.Tensor, mode: str, repeats: int, autocast_dtype=None
-) -> float:
-    """Median seconds of forward + backward of the whole model (next-token loss) under `mode`."""
+def _step(model: Transformer, tokens: torch.Tensor, mode: str, autocast_dtype=None) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one forward + backward of the whole model (next-token
+    loss) under `mode`. CPU seconds are the robust figure on a shared CPU; wall on a GPU."""
     model.checkpointing = mode
     device = tokens.device
-    times = []
-    for i in range(repeats + 1):  # the first run warms up kernels and allocator
-        model.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with torch.autocast(
-            device.type, dtype=autocast_dtype or torch.bfloat16, enabled=bool(autocast_dtype)
-        ):
-            logits = model(tokens[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
-        loss.backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    model.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=bool(autocast_dtype)):
+        logits = model(tokens[:, :-1])
+    loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+    loss.backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def step_times(model, tokens, modes, repeats: int, autocast_dtype=None) -> dict[str, tuple[float, float]]:
+    """Median (wall, cpu) seconds per mode. Modes take turns, so drifting load on a shared machine
+    hits them alike; the first round warms up kernels and the allocator and is not counted."""
+    runs: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+    for i in range(repeats + 1):
+        for mode in modes:
+            result = _step(model, tokens, mode, autocast_dtype)
+            if i:
+                runs[mode].append(result)
+    return {
+        m: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for m, v in runs.items()
+    }
 
 
 def compare_modes(
@@ -147,33 +154,37 @@ def compare_modes(
     block = model.layers["0"]
     x = (torch.randn(batch, seq, cfg.dim, generator=gen) * 0.5).to(device=device, dtype=dtype)
     cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
+    nan = float("nan")
+    times = step_times(model, tokens, BENCH_MODES, repeats, autocast_dtype) if repeats else {}
     rows = []
     for mode in BENCH_MODES:
+        wall, cpu = times.get(mode, (nan, nan))
         rows.append(
             {
                 "mode": mode,
                 "bytes": saved_bytes_per_block(block, x, cos, sin, mode, autocast_dtype),
-                "seconds": _step_time(model, tokens, mode, repeats, autocast_dtype)
-                if repeats
-                else float("nan"),
+                "seconds": wall,
+                "cpu_seconds": cpu,
             }
         )
     base = rows[0]
     for row in rows:
         row["bytes_ratio"] = row["bytes"] / base["bytes"]
         row["time_ratio"] = row["seconds"] / base["seconds"]
+        row["cpu_ratio"] = row["cpu_seconds"] / base["cpu_seconds"]
     return rows
 
 
 def format_table(title: str, rows: list[dict], tokens: int) -> str:
     lines = [
         title,
-        f"  {'mode':<10} {'bytes/block':>12} {'B/token':>8} {'vs none':>8} {'step s':>9} {'vs none':>8}",
+        f"  {'mode':<10} {'bytes/block':>12} {'B/token':>8} {'vs none':>8}"
+        f" {'wall s':>8} {'vs none':>8} {'cpu s':>8} {'vs none':>8}",
     ]
     for r in rows:
         lines.append(
             f"  {r['mode']:<10} {r['bytes']:>12,} {r['bytes'] / tokens:>8.0f} {r['bytes_ratio']:>8.2f}"
-            f" {r['seconds']:>9.4f} {r['time_ratio']:>8.2f}"
+            f" {r['seconds']:>8.3f} {r['time_ratio']:>8.2f} {r['cpu_seconds']:>8.3f} {r['cpu_ratio']:>8.2f}"
         )
     return "\n".join(lines)
 
@@ -232,7 +243,7 @@ def cuda_throughput(
     ]
     for mode in modes:
         torch.cuda.reset_peak_memory_stats()
-        seconds = _step_time(model, tokens, mode, repeats)
+        seconds = step_times(model, tokens, (mode,), repeats)[mode][0]
         tps = batch * seq / seconds
         mfu = f"{tps * flops / peak:.1%}" if peak else "n/a (unknown peak)"
         lines.append(
@@ -245,7 +256,7 @@ def cuda_throughput(
 def bench(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina bench block", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="small", help="config for the side-by-side table (default small)")
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per mode (median reported)")
     parser.add_argument("--no-cuda", action="store_true", help="skip the GPU part even when CUDA exists")
@@ -260,6 +271,8 @@ def bench(argv: list[str] | None = None) -> int:
     print(head, f"batch {args.batch} x seq {args.seq}, {torch.get_num_threads()} threads", flush=True)
     rows = compare_modes(cfg, args.batch, args.seq, "cpu", args.repeats)
     print(format_table("CPU, fp32:", rows, tokens), flush=True)
+    rows = compare_modes(cfg, args.batch, args.seq, "cpu", 0, autocast_dtype=torch.bfloat16)
+    print(format_table("CPU, fp32 parameters under bf16 autocast (bytes only):", rows, tokens), flush=True)
     rows = compare_modes(cfg, args.batch, args.seq, "cpu", 0, dtype=torch.bfloat16)
     print(format_table("CPU, bf16 parameters (bytes only):", rows, tokens), flush=True)
     if torch.cuda.is_available() and not args.no_cuda:

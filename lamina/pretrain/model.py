@@ -62,11 +62,13 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     x: (B, T, H, D); cos, sin: (T, D/2). Computed in fp32, returned in x's dtype. Rotating by the
     negated angle (`-sin`) is the inverse, and also the backward: a rotation's transpose."""
     B, T, H, D = x.shape
-    pairs = x.float().reshape(B, T, H, D // 2, 2)  # (B, T, H, D/2, 2)
-    x0, x1 = pairs[..., 0], pairs[..., 1]  # (B, T, H, D/2) each
-    c, s = cos[:T, None, :], sin[:T, None, :]  # (T, 1, D/2), broadcast over batch and heads
-    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)  # (B, T, H, D/2, 2)
-    return out.reshape(B, T, H, D).to(x.dtype)
+    # A pair (x[2i], x[2i+1]) read as the complex number x[2i] + i x[2i+1]; the rotation is then one
+    # complex product (x0 c - x1 s, x0 s + x1 c), as in Meta's code.
+    pairs = torch.view_as_complex(x.float().reshape(B, T, H, D // 2, 2))  # (B, T, H, D/2) complex
+    turn = torch.complex(cos[:T].float(), sin[:T].float())[
+        :, None, :
+    ]  # (T, 1, D/2), broadcast over batch and heads
+    return torch.view_as_real(pairs * turn).reshape(B, T, H, D).to(x.dtype)
 
 
 class Attention(nn.Module):

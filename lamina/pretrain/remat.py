@@ -41,25 +41,25 @@ from lamina.pretrain.attention import attention_backward, attention_forward
 from lamina.pretrain.model import TransformerBlock, apply_rotary, rms_norm
 
 
-def rms_norm_backward(
-    grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, eps: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of y = n * g with n = x * r, r = (mean(x^2) + eps)^-1/2, in fp32:
-    dg = sum over tokens of dy * n;  dx = r * (dn - n * mean(dn * n)),  dn = dy * g."""
+def _rms_parts(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """n = x * r and r = (mean(x^2) + eps)^-1/2, in fp32: rmsnorm(x) = n * g."""
     x32 = x.float()
     r = torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
-    n = x32 * r
+    return x32 * r, r
+
+
+def rms_norm_backward(
+    grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, eps: float, parts=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of y = n * g with n = x * r, r = (mean(x^2) + eps)^-1/2, in fp32:
+    dg = sum over tokens of dy * n;  dx = r * (dn - n * mean(dn * n)),  dn = dy * g.
+    `parts`: (n, r) from `_rms_parts` when the caller already has them."""
+    n, r = parts if parts is not None else _rms_parts(x, eps)
     dy = grad_y.float()
     dg = (dy * n).reshape(-1, n.shape[-1]).sum(0)
     dn = dy * weight.float()
     dx = r * (dn - n * (dn * n).mean(-1, keepdim=True))
     return dx.to(x.dtype), dg.to(weight.dtype)
-
-
-def _silu_backward(a32: torch.Tensor) -> torch.Tensor:
-    """d silu(a) / da = sigmoid(a) * (1 + a * (1 - sigmoid(a)))."""
-    sig = torch.sigmoid(a32)
-    return sig * (1 + a32 * (1 - sig))
 
 
 def _weight_grad(grad_out: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
@@ -117,26 +117,27 @@ class ManualBlockFunction(torch.autograd.Function):
         dt = q.dtype
         B, T, nh, hd = q.shape
         with torch.autocast(x.device.type, enabled=False):
-            # Recompute the cheap activations (elementwise only).
-            xn1 = rms_norm(x, g1, eps1).to(dt)
+            # Recompute the cheap activations (elementwise only), keeping the norms' parts for their
+            # backward. Same formulas as model.rms_norm: n * g in fp32, cast to the input dtype.
+            norm1, norm2 = _rms_parts(x, eps1), _rms_parts(h, eps2)
+            xn1 = (norm1[0] * g1.float()).to(x.dtype).to(dt)
+            xn2 = (norm2[0] * g2.float()).to(h.dtype).to(dt)
             qr, kr = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-            xn2 = rms_norm(h, g2, eps2).to(dt)
-            a32 = a.float()
-            silu_a = F.silu(a32)
-            s = (silu_a * b.float()).to(dt)  # (B, T, hidden)
+            silu_a = F.silu(a)
+            s = silu_a * b  # (B, T, hidden)
 
             # out = h + s W2^T
             dout = grad_out.to(dt)
             dw2 = _weight_grad(dout, s)
-            ds = (dout @ w2.to(dt)).float()  # (B, T, hidden)
-            # s = silu(a) * b
-            da = (ds * b.float() * _silu_backward(a32)).to(dt)
-            db = (ds * silu_a).to(dt)
+            ds = dout @ w2.to(dt)  # (B, T, hidden)
+            # s = silu(a) * b; silu_backward is d silu(a)/da = sigmoid(a) (1 + a (1 - sigmoid(a))), fused
+            da = torch.ops.aten.silu_backward(ds * b, a)
+            db = ds * silu_a
             # a = xn2 W1^T, b = xn2 W3^T
             dw1, dw3 = _weight_grad(da, xn2), _weight_grad(db, xn2)
             dxn2 = da @ w1.to(dt) + db @ w3.to(dt)  # (B, T, C)
             # xn2 = rmsnorm(h); h also flows straight to the output
-            dh_norm, dg2 = rms_norm_backward(dxn2, h, g2, eps2)
+            dh_norm, dg2 = rms_norm_backward(dxn2, h, g2, eps2, norm2)
             dh = grad_out.to(h.dtype) + dh_norm  # (B, T, C) in the residual dtype
 
             # h = x + o Wo^T
@@ -151,7 +152,7 @@ class ManualBlockFunction(torch.autograd.Function):
             # q, k, v = xn1 Wq^T, xn1 Wk^T, xn1 Wv^T
             dwq, dwk, dwv = _weight_grad(dq, xn1), _weight_grad(dk, xn1), _weight_grad(dv, xn1)
             dxn1 = dq @ wq.to(dt) + dk @ wk.to(dt) + dv @ wv.to(dt)  # (B, T, C)
-            dx_norm, dg1 = rms_norm_backward(dxn1, x, g1, eps1)
+            dx_norm, dg1 = rms_norm_backward(dxn1, x, g1, eps1, norm1)
             dx = dh + dx_norm
 
         weight_grads = (
