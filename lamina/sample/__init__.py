@@ -17,7 +17,7 @@ from lamina.sample.text import TOPICS, TextGen
 from lamina.sample.truth import Truth
 
 EN_ARTICLES = 80  # English Wikipedia articles (the first CITED of them cite a reference web page)
-CITED = 40
+CITED = 60
 COMMERCE_ARTICLES = 5  # encyclopedic articles about trade, so shop/forum vocabulary is not all unseen
 EVERYDAY_ARTICLES = 10  # encyclopedic articles about shopping and forums (the language of chatty pages)
 SPAM_ARTICLES = 1  # encyclopedic articles about keyword spam (its words are English to language id)

@@ -16,12 +16,16 @@ MALFORMED_FILE = "CC-MAIN-20220516000000-20220516030000-00099.warc.wet.gz"
 
 
 def plan_web(seed: int, cited: list[Entity]) -> tuple[list[WebPage], dict[str, list[Citation]]]:
-    """All WET pages (dump assigned, duplicates made) and the citations of the English articles."""
+    """All WET pages (dump assigned, duplicates made) and the citations of the English articles.
+
+    `cited` are the articles that cite a page: the first COUNTS["reference"] cite a reference page,
+    the next COUNTS["boilerplate"] a page inside site boilerplate."""
     p = WebPlanner(seed)
-    refs, cites = p.reference_pages(cited)
+    n_ref = COUNTS["reference"]
+    refs, cites = p.reference_pages(cited[:n_ref])
     good = p.good_pages(COUNTS["good"])
     pages = refs + good
-    pages += p.boilerplate_pages(COUNTS["boilerplate"])
+    pages += p.boilerplate_pages(cited[n_ref : n_ref + COUNTS["boilerplate"]], cites)
     pages += p.foreign_pages(COUNTS["non_english"] // 5)
     pages += p.gibberish_pages(COUNTS["gibberish"])
     pages += p.spam_pages(COUNTS["spam"])

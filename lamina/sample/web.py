@@ -26,8 +26,8 @@ FOREIGN = ("de", "fr", "es", "it", "ru")
 
 # How many pages of each kind (see the module docstring for the 60/40 balance).
 COUNTS = {
-    "reference": 40, "good": 18, "duplicate": 8, "boilerplate": 12, "boilerplate_only": 3,
-    "non_english": 25, "gibberish": 6, "spam": 30, "word_salad": 30, "short": 8, "non_reference": 15,
+    "reference": 48, "good": 10, "duplicate": 8, "boilerplate": 12, "boilerplate_only": 3,
+    "non_english": 25, "gibberish": 6, "spam": 31, "word_salad": 30, "short": 8, "non_reference": 15,
     "c4_lorem_ipsum": 1, "c4_curly_bracket": 1, "c4_bad_word": 1, "c4_few_sentences": 2,
 }  # fmt: skip
 
@@ -132,19 +132,22 @@ class WebPlanner:
             out.append(WebPage("good", url, f"About {ent.title}", self.encyclopedic(ent), "en", ("", "good")))
         return out
 
-    def boilerplate_pages(self, n_kept: int) -> list[WebPage]:
+    def boilerplate_pages(self, entities: list[Entity], cites: dict[str, list[Citation]]) -> list[WebPage]:
+        """Encyclopedic pages inside site boilerplate (each cited by its entity's article, added to
+        `cites`), and one page per site made of nothing but that boilerplate."""
         out = []
         sites = list(SITES)
+        n_kept = len(entities)
         for i in range(n_kept + len(sites)):
             site = sites[i % len(sites)]
             lines = [ln.replace("{year}", str(self.rng.randint(2015, 2022))) for ln in SITES[site]]
             if i < n_kept:
-                ent = self.gen.entity(TOPICS[i % len(TOPICS)])
+                ent = entities[i]
                 body = lines[:4] + self.encyclopedic(ent, (2, 3)) + lines[4:]
                 url = self.url(site, f"{ent.topic}/{_slug(ent.name)}")
-                out.append(
-                    WebPage("boilerplate", url, f"{ent.title} | {lines[0]}", body, "en", ("", "boilerplate"))
-                )
+                title = f"{ent.title} | {lines[0]}"
+                out.append(WebPage("boilerplate", url, title, body, "en", ("", "boilerplate")))
+                cites.setdefault(ent.title, []).append(Citation(url, title, site))
             else:  # nothing but the site's shared lines: the title is the site name, on every page
                 url = self.url(site, "index")
                 out.append(
