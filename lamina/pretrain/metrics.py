@@ -38,7 +38,11 @@ def device_peak_flops(device: torch.device) -> float | None:
     """Dense bf16 peak FLOP/s of one `device`, or None (CPU, unknown GPU)."""
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
+    return peak_flops_for_name(torch.cuda.get_device_name(device))
+
+
+def peak_flops_for_name(name: str) -> float | None:
+    """Dense bf16 peak FLOP/s for a CUDA device name, None when the name is not in the table."""
     for pattern, flops in PEAK_BF16_FLOPS:
         if re.search(pattern, name):
             return flops

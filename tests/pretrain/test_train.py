@@ -1,0 +1,138 @@
+"""The single-process trainer on CPU: loss falls clearly on real text, the run directory holds what the
+interfaces promise, the optimizer/schedule/clipping follow RECIPE.md, checkpointing modes train the same
+losses, and the CLI fails at start with the file named."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from lamina.pretrain import cli
+from lamina.pretrain.config import preset
+from lamina.pretrain.metrics import memory_gib, mfu, peak_flops_for_name
+from lamina.pretrain.model import Transformer
+from lamina.pretrain.optim import clip_grad_norm_, lr_factor, param_groups
+from lamina.pretrain.train_config import TrainConfig, load_config
+from lamina.pretrain.trainer import Trainer
+
+TINY = dict(
+    model="tiny",
+    seq_len=64,
+    micro_batch=4,
+    global_batch_tokens=512,
+    heldout_tokens=4096,
+    lr=3e-3,
+    warmup_steps=5,
+    eval_sequences=8,
+    log_every=10,
+)
+
+
+def test_tiny_run_loss_falls_clearly_and_writes_the_run_directory(shard_set, tmp_path):
+    cfg = TrainConfig(**TINY, steps=30, eval_every=15, checkpoint_every=15)
+    records = Trainer(cfg, shard_set, tmp_path).fit()
+    losses = [r["loss"] for r in records]
+    assert losses[0] == pytest.approx(math.log(260) + 0.5, abs=0.3)  # chance (+ logits of std 1 at init)
+    assert sum(losses[-5:]) / 5 < losses[0] - 2.0, losses  # ln 260 = 5.56 -> about 3 (bytes of English)
+    assert records[-1]["val_loss"] < records[14]["val_loss"] < losses[0]
+    assert set(records[-1]) >= {"val_loss.c4", "val_loss.books"}
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == list(range(1, 31))
+    assert all({"step", "loss", "lr", "tokens_per_s", "grad_norm", "mem_gib"} <= set(r) for r in lines)
+    assert all(r["mfu"] is None for r in lines)  # CPU: no figure rather than a wrong one
+    assert any((tmp_path / "tb").glob("events.out.tfevents.*"))
+    ckpts = tmp_path / "checkpoints"
+    assert (ckpts / "latest").read_text().strip() == "step_00000030"
+    saved = json.loads((ckpts / "step_00000030" / "model_config.json").read_text())
+    assert saved["vocab_size"] == 260 and saved["dim"] == 64  # vocabulary taken from the manifest
+    assert not list(ckpts.glob("*.tmp"))
+
+
+def test_checkpointing_modes_train_the_same_losses(shard_set, tmp_path):
+    """apply_ac switches the model's modes; every one trains the losses of plain autograd (fp32)."""
+    losses = {}
+    for mode in ("none", "manual", "full", "selective"):
+        cfg = TrainConfig(**TINY, steps=3, eval_every=0, checkpoint_every=0, checkpointing=mode)
+        losses[mode] = [r["loss"] for r in Trainer(cfg, shard_set, tmp_path / mode).fit()]
+    for mode in ("manual", "full", "selective"):
+        assert losses[mode] == pytest.approx(losses["none"], rel=1e-5), mode
+
+
+def test_weight_decay_on_matrices_only():
+    model = Transformer(preset("tiny"))
+    decay, no_decay = param_groups(model, 0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert {names[id(p)] for p in no_decay["params"]} == {
+        n for n, _ in model.named_parameters() if "norm" in n
+    }
+    assert "tok_embeddings.weight" in {names[id(p)] for p in decay["params"]}
+
+
+def test_warmup_then_cosine_to_ten_percent():
+    f = [lr_factor(s, warmup=10, total=110, min_ratio=0.1) for s in range(120)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(f[:10], f[1:10], strict=False))  # linear rise
+    assert f[10] == pytest.approx(1.0) and f[60] == pytest.approx(0.55, abs=0.01)  # half-way: mid-point
+    assert f[109] == pytest.approx(0.1) and f[119] == pytest.approx(0.1)  # floor at the end and after
+    assert all(a >= b for a, b in zip(f[10:], f[11:], strict=False))
+
+
+def test_clip_grad_norm_matches_torch():
+    torch.manual_seed(0)
+    a, b = (Transformer(preset("tiny")) for _ in range(2))
+    x = torch.randint(0, 2000, (2, 16))
+    for m in (a, b):
+        (m(x).float().pow(2).mean() * 100).backward()
+    ours = clip_grad_norm_(a.parameters(), 1.0)
+    ref = torch.nn.utils.clip_grad_norm_(b.parameters(), 1.0)
+    assert float(ours) == pytest.approx(float(ref), rel=1e-6) and float(ours) > 1.0
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+
+
+def test_mfu_table_and_no_figure_for_unknown_devices():
+    assert peak_flops_for_name("NVIDIA H100 80GB HBM3") == 989e12
+    assert peak_flops_for_name("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops_for_name("NVIDIA A100-SXM4-80GB") == 312e12
+    assert peak_flops_for_name("NVIDIA H200") == 989e12
+    assert peak_flops_for_name("Tesla T4") is None
+    assert mfu(1e9, 1000.0, 1, None) is None
+    assert mfu(6e9, 10_000.0, 2, 100e12) == pytest.approx(0.3)
+    assert memory_gib(torch.device("cpu")) > 0
+
+
+def test_config_from_toml_with_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('model = "tiny"\nseq_len = 128\nsteps = 10\nlr = 1e-3\n[model_overrides]\nn_layers = 3\n')
+    cfg = load_config(
+        path, ["steps=20", "compile=true", "model_overrides.dim=128", "global_batch_tokens=4e6"]
+    )
+    assert (cfg.steps, cfg.lr, cfg.compile, cfg.global_batch_tokens) == (20, 1e-3, True, 4_000_000)
+    assert cfg.model_config(vocab_size=300) == preset("tiny", n_layers=3, dim=128, vocab_size=300)
+    with pytest.raises(ValueError, match="no field 'stepz'"):
+        load_config(path, ["stepz=3"])
+    path.write_text("bogus = 1\n")
+    with pytest.raises(ValueError, match=r"unknown keys \['bogus'\]"):
+        load_config(path)
+    with pytest.raises(ValueError, match="not a multiple"):
+        TrainConfig(global_batch_tokens=1000, seq_len=64).grad_accum(1)
+
+
+def test_presets_keep_llama_hyperparameters():
+    for name, lr in (("7b", 3e-4), ("13b", 3e-4), ("33b", 1.5e-4), ("65b", 1.5e-4)):
+        cfg = load_config(f"configs/pretrain/{name}.toml")
+        assert (cfg.model, cfg.lr, cfg.seq_len, cfg.warmup_steps) == (name, lr, 2048, 2000)
+        assert cfg.global_batch_tokens == 4 * 1024 * 1024 and (cfg.beta1, cfg.beta2) == (0.9, 0.95)
+        assert (cfg.weight_decay, cfg.grad_clip, cfg.min_lr_ratio) == (0.1, 1.0, 0.1)
+
+
+def test_cli_names_the_broken_shard_at_start(fresh_shards, tmp_path, capsys):
+    (fresh_shards.parent / "books_00001.idx").unlink()
+    code = cli.main(
+        ["--config", "configs/pretrain/tiny.toml", "--manifest", str(fresh_shards), "--out", str(tmp_path)]
+    )
+    assert code == 2
+    assert "books_00001.idx: shard file listed in" in capsys.readouterr().err
+    assert not (tmp_path / "metrics.jsonl").exists()
