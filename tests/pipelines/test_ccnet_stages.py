@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from lamina.documents import Document
 from lamina.filters.lines import line_hashes, remove_lines
-from lamina.pipelines.accounting import Funnel, build_stats
+from lamina.pipelines.accounting import ConservationError, Funnel, build_stats, check_conservation
 from lamina.pipelines.ccnet import DigestDedup, LineDedup, LineDedupApply, TooShort, bucket_of
 
 
@@ -130,7 +131,11 @@ def test_build_stats_checks_conservation_and_chaining():
     assert st["distributions"] == {"perplexity": {"en": [3.0, 5.0]}}
     assert st["funnel"][1] == {"stage": "too_short", "in": 9, "kept": 7, "dropped": {"too_short": 2}}
     lost = [t for t in totals if t[0][0] != "write"] + [(("write", "kept", ""), 6)]  # a document went missing
-    assert build_stats(lost, [], [], stage_names=["read", "too_short"], meta=meta)["conservation_ok"] is False
+    bad = build_stats(lost, [], [], stage_names=["read", "too_short"], meta=meta)
+    assert bad["conservation_ok"] is False
+    check_conservation(st, "ok.json")
+    with pytest.raises(ConservationError, match="bad.json: conservation fails: documents_in=10 but kept=6"):
+        check_conservation(bad, "bad.json")
 
 
 def test_read_wet_counts_damage_and_the_run_goes_on(tp, tmp_path, shared_data):
