@@ -171,6 +171,14 @@ class ManualBlockFunction(torch.autograd.Function):
 
 def manual_block_forward(block: TransformerBlock, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
     attn, ffn = block.attention, block.feed_forward
+    if hasattr(attn.wq.weight, "device_mesh"):
+        # Tensor parallelism shards the weights as DTensors and hooks the submodules' forwards (the
+        # sequence all-gather / reduce-scatter), which this function bypasses: it would need those
+        # collectives written into its forward and backward by hand, as Megatron's layers do.
+        raise NotImplementedError(
+            "checkpointing='manual' runs on plain (or FSDP-gathered) weights, not tensor-parallel DTensors; "
+            "use 'selective' or 'full' with tp > 1"
+        )
     return ManualBlockFunction.apply(
         x,
         cos,
