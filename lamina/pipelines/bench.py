@@ -115,10 +115,9 @@ def beam_rate(sample: Path, models: Path, out: Path) -> tuple[float, int, float]
     return stats["documents_in"] / dt, stats["documents_in"], dt
 
 
-def _ensure_inputs(sample: Path | None, models: Path | None) -> tuple[Path, Path]:
+def _ensure_inputs(sample: Path | None, models: Path | None, tmp: Path) -> tuple[Path, Path]:
     if sample is not None and models is not None and sample.is_dir() and models.is_dir():
         return sample, models
-    tmp = Path(tempfile.mkdtemp(prefix="lamina-bench-"))
     from lamina.models import train_all
     from lamina.sample import write_sample_world
 
@@ -134,15 +133,19 @@ def bench(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", type=Path, default=Path("out/models"))
     ap.add_argument("--min-seconds", type=float, default=1.0, help="time each stage at least this long")
     args = ap.parse_args(argv or [])
-    sample, models = _ensure_inputs(args.sample, args.models)
+    with tempfile.TemporaryDirectory(prefix="lamina-bench-") as tmp:
+        _bench(args, Path(tmp))
+
+
+def _bench(args: argparse.Namespace, tmp: Path) -> None:
+    sample, models = _ensure_inputs(args.sample, args.models, tmp)
     rates = stage_rates(sample, models, args.min_seconds)
     print(f"{'stage':<18}{'docs in':>9}{'docs/s/core':>14}   (pure Python, one core, no Beam)")
     for name, rate, n in rates:
         print(f"{name:<18}{n:>9}{rate:>14.0f}")
     chain = 1.0 / sum(1.0 / r for _, r, _ in rates)
     print(f"{'chain (sum)':<18}{rates[0][2]:>9}{chain:>14.0f}")
-    with tempfile.TemporaryDirectory() as out:
-        rate, n, dt = beam_rate(sample, models, Path(out))
+    rate, n, dt = beam_rate(sample, models, tmp / "corpus")
     print(
         f"{'Beam pipeline':<18}{n:>9}{rate:>14.1f}   (in-process FnApiRunner, {dt:.1f} s wall incl. start-up)"
     )
