@@ -17,8 +17,10 @@ apply.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
+import os
 import statistics
 import time
 import weakref
@@ -182,9 +184,10 @@ def format_table(title: str, rows: list[dict], tokens: int) -> str:
         f" {'wall s':>8} {'vs none':>8} {'cpu s':>8} {'vs none':>8}",
     ]
     for r in rows:
+        times = (r["seconds"], r["time_ratio"], r["cpu_seconds"], r["cpu_ratio"])
+        timing = " ".join(f"{t:>8.3f}" if t == t else f"{'-':>8}" for t in times)  # nan: not timed
         lines.append(
-            f"  {r['mode']:<10} {r['bytes']:>12,} {r['bytes'] / tokens:>8.0f} {r['bytes_ratio']:>8.2f}"
-            f" {r['seconds']:>8.3f} {r['time_ratio']:>8.2f} {r['cpu_seconds']:>8.3f} {r['cpu_ratio']:>8.2f}"
+            f"  {r['mode']:<10} {r['bytes']:>12,} {r['bytes'] / tokens:>8.0f} {r['bytes_ratio']:>8.2f} {timing}"
         )
     return "\n".join(lines)
 
@@ -197,59 +200,73 @@ def _peak_flops() -> float | None:
     return None
 
 
+@contextlib.contextmanager
+def attention_backend(name: str):
+    """Run the block with `name` ("xformers" or "sdpa") as the CUDA attention backend, restoring the
+    previous choice afterwards (attention.py reads LAMINA_ATTENTION once, so its cache is cleared)."""
+    previous = os.environ.pop("LAMINA_ATTENTION", None)
+    if name == "sdpa":
+        os.environ["LAMINA_ATTENTION"] = "sdpa"
+    attention_backends._xformers_ops.cache_clear()
+    try:
+        yield attention_backends.backend("cuda")
+    finally:
+        os.environ.pop("LAMINA_ATTENTION", None)
+        if previous is not None:
+            os.environ["LAMINA_ATTENTION"] = previous
+        attention_backends._xformers_ops.cache_clear()
+
+
 def cuda_attention_check(seq: int = 2048) -> str:
-    """xformers vs SDPA on the same causal inputs in bf16: max difference of outputs and of gradients."""
-    if attention_backends._xformers_ops() is None:
-        return "xformers: not importable, only SDPA measured"
+    """xformers vs SDPA on the same causal inputs in bf16: max difference of outputs and gradients."""
+    with attention_backend("xformers") as got:
+        if got != "xformers":
+            return "xformers: not importable here, only SDPA measured"
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (
         torch.randn(2, seq, 16, 128, device="cuda", dtype=torch.bfloat16, generator=gen).requires_grad_()
         for _ in range(3)
     )
     grad = torch.randn(2, seq, 16, 128, device="cuda", dtype=torch.bfloat16, generator=gen)
-    results = {}
+    results = []
     for name in ("xformers", "sdpa"):
-        if name == "sdpa":
-            attention_backends._xformers_ops.cache_clear()
-            import os
-
-            os.environ["LAMINA_ATTENTION"] = "sdpa"
-        out = attention_backends.attention(q, k, v)
-        dq, dk, dv = torch.autograd.grad(out, (q, k, v), grad)
-        results[name] = (out, dq, dk, dv)
-    import os
-
-    os.environ.pop("LAMINA_ATTENTION", None)
-    attention_backends._xformers_ops.cache_clear()
-    diffs = [(a.float() - b.float()).abs().max().item() for a, b in zip(*results.values(), strict=True)]
-    out, dq, dk, dv = diffs
+        with attention_backend(name):
+            out = attention_backends.attention(q, k, v)
+            results.append((out, *torch.autograd.grad(out, (q, k, v), grad)))
+    out, dq, dk, dv = ((a.float() - b.float()).abs().max().item() for a, b in zip(*results, strict=True))
     return (
         f"xformers vs SDPA (bf16, seq {seq}): max |diff| out {out:.3g}, dq {dq:.3g}, dk {dk:.3g}, dv {dv:.3g}"
     )
 
 
-def cuda_throughput(
-    cfg: ModelConfig, batch: int, seq: int, modes=("none", "manual"), repeats: int = 5
-) -> str:
-    """tokens/s and MFU of a training step (forward + backward, bf16 parameters, as FSDP2's
-    MixedPrecisionPolicy(param_dtype=bf16) runs it) of `cfg` on one GPU."""
+def cuda_throughput(cfg: ModelConfig, batch: int, seq: int, repeats: int = 5) -> str:
+    """tokens/s, MFU and peak memory of a training step (forward + backward, bf16 parameters, as
+    FSDP2's MixedPrecisionPolicy(param_dtype=bf16) runs it) of `cfg` on one GPU, for every
+    checkpointing mode, with each attention backend available."""
     model = Transformer(cfg).to(device="cuda", dtype=torch.bfloat16)
     tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), device="cuda")
-    flops = cfg.flops_per_token(seq)
+    flops = cfg.flops_per_token(seq)  # model FLOPs: recomputation is not counted (MFU, not HFU)
     peak = _peak_flops()
     lines = [
-        f"{cfg.num_params() / 1e9:.2f}B params, batch {batch} x seq {seq}, bf16, attention "
-        f"{attention_backends.backend('cuda')}, {torch.cuda.get_device_name()}"
+        f"{cfg.num_params() / 1e9:.2f}B params, batch {batch} x seq {seq}, bf16, {torch.cuda.get_device_name()}"
     ]
-    for mode in modes:
-        torch.cuda.reset_peak_memory_stats()
-        seconds = step_times(model, tokens, (mode,), repeats)[mode][0]
-        tps = batch * seq / seconds
-        mfu = f"{tps * flops / peak:.1%}" if peak else "n/a (unknown peak)"
-        lines.append(
-            f"  {mode:<8} {tps:>10,.0f} tokens/s  MFU {mfu}  peak memory "
-            f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
-        )
+    backends = ("xformers", "sdpa") if attention_backends._xformers_ops() is not None else ("sdpa",)
+    for name in backends:
+        with attention_backend(name):
+            for mode in BENCH_MODES:
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+                try:
+                    seconds = step_times(model, tokens, (mode,), repeats)[mode][0]
+                except torch.OutOfMemoryError:
+                    lines.append(f"  {name:<8} {mode:<9} out of memory")
+                    continue
+                tps = batch * seq / seconds
+                mfu = f"{tps * flops / peak:.1%}" if peak else "n/a (unknown peak)"
+                lines.append(
+                    f"  {name:<8} {mode:<9} {tps:>10,.0f} tokens/s  MFU {mfu:>6}  peak memory "
+                    f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+                )
     return "\n".join(lines)
 
 

@@ -91,6 +91,7 @@ def _sentencepiece(shared_data, tmp_path):
     return tmp_path / "sp.model", spm.SentencePieceProcessor(model_file=str(tmp_path / "sp.model")), lines
 
 
+@pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
 def test_export_hf_command_from_dcp_checkpoint_with_tokenizer(tmp_path, shared_data):
     import torch.distributed.checkpoint as dcp
 

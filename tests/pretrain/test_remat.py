@@ -158,20 +158,29 @@ def test_manual_gradients_equal_autograd_on_cuda():
 
 @pytest.mark.gpu
 @needs_cuda
-def test_xformers_matches_sdpa_on_cuda(monkeypatch):
+def test_xformers_matches_sdpa_on_cuda():
     pytest.importorskip("xformers.ops")
     from lamina.pretrain import attention as backends
+    from lamina.pretrain.bench_block import attention_backend
 
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (
         torch.randn(2, 512, 4, 128, device="cuda", dtype=torch.bfloat16, generator=gen) for _ in range(3)
     )
-    backends._xformers_ops.cache_clear()
-    assert backends.backend("cuda") == "xformers"
-    out_x = backends.attention(q, k, v)
-    monkeypatch.setenv("LAMINA_ATTENTION", "sdpa")
-    backends._xformers_ops.cache_clear()
-    assert backends.backend("cuda") == "sdpa"
-    out_s = backends.attention(q, k, v)
-    backends._xformers_ops.cache_clear()
-    torch.testing.assert_close(out_x.float(), out_s.float(), atol=2e-2, rtol=2e-2)
+    outs = {}
+    for name in ("xformers", "sdpa"):
+        with attention_backend(name) as got:
+            assert got == name
+            outs[name] = backends.attention(q, k, v).float()
+    torch.testing.assert_close(outs["xformers"], outs["sdpa"], atol=2e-2, rtol=2e-2)
+
+
+def test_bench_prints_every_mode_side_by_side(capsys):
+    from lamina.pretrain.bench_block import bench
+
+    assert bench(["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--no-cuda"]) == 0
+    out = capsys.readouterr().out
+    for title in ("CPU, fp32:", "bf16 autocast", "bf16 parameters"):
+        table = out.split(title)[1].split("\n")[2:6]
+        assert [line.split()[0] for line in table] == ["none", "full", "selective", "manual"], table
+        assert table[0].split()[3] == "1.00"  # ratios against "none"
