@@ -1,0 +1,281 @@
+"""The GitHub pipeline (RedPajama's rules, RECIPE.md) as one composite PTransform.
+
+Stages, in the order that names a drop (interfaces.md):
+  read (malformed_record: a row without repo_name/path, an unreadable file)
+  -> license: the repository's license is not MIT / BSD / Apache
+  -> duplicate_content: exact dedup on sha256 of the file content across the whole input, a Beam
+     shuffle (content hash -> files); the first file by (repo_name, path) is kept (the same choice on
+     every runner and every re-run, whatever order the files arrive in)
+  -> extension: the path does not end in RedPajama's whitelist (Dockerfile / Makefile by name)
+  -> quality: boilerplate removal (leading copyright block or comment lines), then max_line_length,
+     mean_line_length, alnum_fraction, alpha_per_token on the cleaned text
+The rules are the pure functions of `lamina.filters.github`; this module only wires them.
+
+Entry point for `lamina corpus` (the same shape as the CCNet and C4 branches): `GitHubSource(spec,
+config, funnel)` applied to the pipeline root reads and filters, registering every stage in `funnel`;
+`output_name` names the output file of a kept document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from lamina.documents import Document, stable_id
+from lamina.filters import github as rules
+from lamina.formats import github as fmt
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs
+
+READ = "read"
+
+
+@dataclasses.dataclass(frozen=True)
+class GitHubPipelineConfig(rules.GitHubConfig):
+    """The `[github]` table of the corpus config: the rules' settings plus where rows come from."""
+
+    input_format: str = "auto"  # "auto" (by file name) | "parquet" | "jsonl" | "bigquery" (live query)
+    bigquery_project: str = ""  # GCP project billed for the query (bigquery mode; "" = the default)
+    bigquery_limit: int = 0  # rows (bigquery mode); 0 = no LIMIT
+    num_shards: int = 1  # output files docs/github/github[_<k>].jsonl.gz (by document id)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.input_format not in ("auto", "parquet", "jsonl", "bigquery"):
+            raise ValueError(
+                f"github.input_format: auto, parquet, jsonl or bigquery, not {self.input_format!r}"
+            )
+        if self.num_shards < 1:
+            raise ValueError(f"github.num_shards must be >= 1, not {self.num_shards}")
+
+
+def input_files(spec: str) -> list[tuple[str, str]]:
+    """(path, label) of the export files under `spec` (a file, folder or glob): parquet and JSON lines."""
+    found: set[tuple[str, str]] = set()
+    for pattern in ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz"):
+        try:
+            found.update(expand_inputs(spec, pattern=pattern))
+        except FileNotFoundError:
+            pass
+    if not found:
+        raise FileNotFoundError(f"no GitHub export files (*.parquet, *.jsonl[.gz], *.json[.gz]) under {spec}")
+    return sorted(found)
+
+
+def _drop(d: fmt.RowDrop):
+    doc = Document(d.id, fmt.SOURCE, "", {"file": d.file, "record": d.record})
+    yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
+    yield TaggedOutput(DROPPED, (READ, Dropped(d.reason, doc, d.detail)))
+
+
+def _emit(items):
+    for item in items:
+        if isinstance(item, fmt.RowDrop):
+            yield from _drop(item)
+        else:
+            yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
+            yield item
+
+
+class _ReadFilesFn(beam.DoFn):
+    def __init__(self, input_format: str):
+        self.input_format = input_format
+
+    def process(self, path_label):
+        path, label = path_label
+        try:
+            f = FileSystems.open(path, compression_type="uncompressed")
+        except Exception as e:  # noqa: BLE001 - an unreadable file is a counted drop naming it
+            yield from _drop(fmt.RowDrop(stable_id(fmt.SOURCE, label), label, -1, f"cannot open {path}: {e}"))
+            return
+        with f:
+            yield from _emit(fmt.iter_rows(f, label, self.input_format))
+
+
+class _QueryFn(beam.DoFn):
+    def __init__(self, cfg: GitHubPipelineConfig):
+        self.cfg = cfg
+
+    def process(self, _):
+        cfg = self.cfg
+        rows = fmt.iter_bigquery(cfg.licenses, cfg.bigquery_project or None, cfg.bigquery_limit or None)
+        yield from _emit(rows)
+
+
+class ReadGitHub(beam.PTransform):
+    """Export files (or the live query) -> Documents, plus `dropped` and `tally` like `ReadWet`."""
+
+    def __init__(self, spec: str, cfg: GitHubPipelineConfig):
+        super().__init__()
+        self.spec = spec
+        self.cfg = cfg
+
+    def expand(self, pbegin):
+        outputs = (DROPPED, TALLY)
+        if self.cfg.input_format == "bigquery":
+            return (
+                pbegin
+                | "query" >> beam.Create([self.spec])
+                | "read_bigquery" >> beam.ParDo(_QueryFn(self.cfg)).with_outputs(*outputs, main="docs")
+            )
+        return (
+            pbegin
+            | "files" >> beam.Create(input_files(self.spec))
+            | "spread_files" >> beam.Reshuffle()
+            | "read_rows"
+            >> beam.ParDo(_ReadFilesFn(self.cfg.input_format)).with_outputs(*outputs, main="docs")
+        )
+
+
+class License(Stage):
+    name = "license"
+
+    def __init__(self, cfg: rules.GitHubConfig):
+        self.cfg = cfg
+
+    def apply(self, doc, **side):
+        lic = doc.metadata.get("license", "")
+        if not rules.license_ok(lic, self.cfg):
+            return Dropped(
+                rules.LICENSE, doc, f"license {lic or 'none'!r} not in {', '.join(self.cfg.licenses)}"
+            )
+        return doc
+
+
+def content_hash(doc: Document) -> str:
+    """sha256 of the content; a binary file (no text) is identified by its git blob id."""
+    if doc.metadata.get("binary") and not doc.text:
+        return "blob:" + (doc.metadata.get("blob_id") or doc.id)
+    return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+
+
+def _first_key(doc: Document):
+    m = doc.metadata
+    return (m.get("repo_name", ""), m.get("path", ""), doc.id)
+
+
+class ContentDedup(Stage):
+    """Input: (content hash, files with that content). The first by (repo_name, path) is kept."""
+
+    name = "duplicate_content"
+
+    def results(self, element, **side):
+        _, docs = element
+        docs = sorted(docs, key=_first_key)
+        yield docs[0]
+        for d in docs[1:]:
+            yield Dropped(
+                rules.DUPLICATE_CONTENT, d, f"same content as {docs[0].metadata.get('key', docs[0].id)}"
+            )
+
+
+class Extension(Stage):
+    name = "extension"
+
+    def __init__(self, cfg: rules.GitHubConfig):
+        self.cfg = cfg
+
+    def apply(self, doc, **side):
+        path = doc.metadata.get("path", "")
+        if not rules.extension_ok(path, self.cfg):
+            return Dropped(rules.EXTENSION, doc, f"{path.rsplit('/', 1)[-1]} is not a whitelisted code file")
+        return doc
+
+
+class Quality(Stage):
+    """Boilerplate removal, then the line-length and character thresholds on the cleaned text."""
+
+    name = "quality"
+    counts_lines = True
+
+    def __init__(self, cfg: rules.GitHubConfig):
+        self.cfg = cfg
+
+    def apply(self, doc, **side):
+        v = rules.quality(doc.text, self.cfg)
+        s = rules.text_stats(v.text, self.cfg)
+        out = doc.replace(text=v.text).with_metadata(
+            max_line_length=s.max_line_length,
+            mean_line_length=round(s.mean_line_length, 2),
+            alnum_fraction=round(s.alnum_fraction, 4),
+            alpha_per_token=round(s.alpha_per_token, 4),
+        )
+        if v.reason:
+            return Dropped(v.reason, out, v.detail)
+        return out
+
+    def lines_of(self, element, result):
+        return sum(1 for line in element.text.split("\n") if line.strip())
+
+
+class GitHub(beam.PTransform):
+    """Documents (from `ReadGitHub`) -> kept, cleaned files; every stage registered in `funnel`."""
+
+    def __init__(self, config: rules.GitHubConfig, funnel: Funnel):
+        super().__init__()
+        self.config = config
+        self.funnel = funnel
+
+    def expand(self, docs):
+        cfg, f = self.config, self.funnel
+        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        docs = f.apply(docs, License(cfg))
+        grouped = (
+            docs
+            | "key_content" >> beam.Map(lambda d: (content_hash(d), d))
+            | "group_content" >> beam.GroupByKey()
+        )
+        docs = f.apply(grouped, ContentDedup())
+        docs = f.apply(docs, Extension(cfg))
+        docs = f.apply(docs, Quality(cfg))
+        f.distribution(
+            docs | "alpha_per_token" >> beam.Map(lambda d: ("", d.id, d.metadata["alpha_per_token"])),
+            "alpha_per_token",
+        )
+        return docs
+
+
+class GitHubSource(beam.PTransform):
+    """Read + filter: the whole GitHub branch of `lamina corpus` up to the writer."""
+
+    def __init__(self, spec: str, config: GitHubPipelineConfig, funnel: Funnel):
+        super().__init__()
+        self.spec = spec
+        self.config = config
+        self.funnel = funnel
+
+    def expand(self, pbegin):
+        read = pbegin | "read" >> ReadGitHub(self.spec, self.config)
+        self.funnel.add_stage(READ, read[DROPPED], read[TALLY])
+        return read.docs | "filter" >> GitHub(self.config, self.funnel)
+
+
+class output_name:  # noqa: N801 - a picklable function of the config
+    """`github` (one file) or `github_<k>` of `num_shards` (by document id)."""
+
+    def __init__(self, num_shards: int = 1):
+        self.num_shards = num_shards
+
+    def __call__(self, doc: Document) -> str:
+        if self.num_shards == 1:
+            return "github"
+        k = int(hashlib.sha1(doc.id.encode()).hexdigest()[:8], 16) % self.num_shards
+        return f"github_{k:05d}"
+
+
+def build(p: beam.Pipeline, spec: str, out: str, config: GitHubPipelineConfig, write_dropped: bool = False):
+    """The branch `lamina corpus` builds for GitHub, on pipeline `p`: read, filter, write
+    `<out>/docs/github/`, `<out>/dropped/github/` (if asked) and `<out>/stats/github.json`."""
+    from lamina.pipelines.writers import WriteDocs, WriteDropped
+
+    out = out.rstrip("/")
+    funnel = Funnel(fmt.SOURCE, "github")
+    kept = p | "github" >> GitHubSource(spec, config, funnel)
+    written = kept | "github_write" >> WriteDocs(f"{out}/docs/github", output_name(config.num_shards))
+    if write_dropped:
+        _ = funnel.all_drops("github_drops") | "github_write_dropped" >> WriteDropped(f"{out}/dropped/github")
+    return funnel.finish(written, f"{out}/stats/github.json", dataclasses.asdict(config))
