@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "checkpoint",
-        help="checkpoint directory (step_N, or the checkpoints dir: uses 'latest') or a torch.save state-dict file",
+        help="checkpoint directory (step_N; or the run's out dir or its checkpoints/ dir: uses 'latest') or a torch.save state-dict file",
     )
     parser.add_argument("out", help="output directory (LlamaForCausalLM.from_pretrained reads it)")
     parser.add_argument(
@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
     args = parser.parse_args(argv)
     checkpoint = Path(args.checkpoint)
+    if (checkpoint / "checkpoints" / "latest").is_file():  # the run directory itself
+        checkpoint = checkpoint / "checkpoints"
     if checkpoint.is_dir() and (checkpoint / "latest").is_file():
         checkpoint = checkpoint / (checkpoint / "latest").read_text().strip()
     try:

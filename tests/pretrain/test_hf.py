@@ -135,3 +135,25 @@ def test_export_hf_from_torch_save_file_and_clear_errors(tmp_path, capsys):
     assert "does not match" in capsys.readouterr().err
     assert hf.main([str(tmp_path / "missing.pt"), str(tmp_path / "out3")]) == 1
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
+def test_export_hf_of_a_real_training_run(shard_set, tmp_path):
+    """End to end: the trainer's own checkpoint (its DCP keys, its model_config.json) exports to a
+    LlamaForCausalLM that computes the trained model's logits."""
+    from lamina.pretrain.train_config import TrainConfig
+    from lamina.pretrain.trainer import Trainer
+
+    cfg = TrainConfig(
+        model="tiny", seq_len=32, micro_batch=2, global_batch_tokens=64, heldout_tokens=4096, steps=2,
+        warmup_steps=1, eval_every=0, checkpoint_every=2, log_every=1,
+    )  # fmt: skip
+    trainer = Trainer(cfg, shard_set, tmp_path / "run")
+    trainer.fit()
+    trained = trainer.model
+    trainer.close()
+    assert hf.main([str(tmp_path / "run"), str(tmp_path / "hf")]) == 0  # the run directory: takes latest
+    theirs = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "hf", dtype=torch.float32)
+    tokens = torch.randint(0, trained.config.vocab_size, (1, 32), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert (trained(tokens) - theirs(tokens).logits).abs().max().item() < 1e-4
