@@ -104,15 +104,17 @@ def attention_backward(
             if hasattr(grads, "dq"):  # some xformers versions return a Gradients record
                 grads = (grads.dq, grads.dk, grads.dv)
             return tuple(grads)
-        gh, qh, kh, vh, oh = (t.transpose(1, 2) for t in (grad_out, q, k, v, out))  # (B, H, T, D)
+        # (B, H, T, D) views. The gradient keeps the layout of `out` (both are (B, T, H, D) in memory),
+        # which is what autograd hands these kernels in the plain model.
+        gh, qh, kh, vh, oh = (t.transpose(1, 2) for t in (grad_out.contiguous(), q, k, v, out))
         if q.device.type == "cuda":
             lse, seed, offset = state
             dq, dk, dv, _ = torch.ops.aten._scaled_dot_product_efficient_attention_backward(
-                gh.contiguous(), qh, kh, vh, None, oh, lse, seed, offset, 0.0, [True, True, True, False], True
+                gh, qh, kh, vh, None, oh, lse, seed, offset, 0.0, [True, True, True, False], True
             )
         else:
             (lse,) = state
             dq, dk, dv = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-                gh.contiguous(), qh, kh, vh, oh, lse, 0.0, True
+                gh, qh, kh, vh, oh, lse, 0.0, True
             )
         return dq.transpose(1, 2), dk.transpose(1, 2), dv.transpose(1, 2)

@@ -151,6 +151,7 @@ def compare_modes(
 ) -> list[dict]:
     """One row per mode: bytes saved per block, step time, both also as ratios against "none"."""
     model = Transformer(cfg).to(device=device, dtype=dtype)
+    model.init_rotary()  # keep the rotary tables fp32 (`.to(dtype)` cast them too)
     gen = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen).to(device)
     block = model.layers["0"]
@@ -244,6 +245,7 @@ def cuda_throughput(cfg: ModelConfig, batch: int, seq: int, repeats: int = 5) ->
     FSDP2's MixedPrecisionPolicy(param_dtype=bf16) runs it) of `cfg` on one GPU, for every
     checkpointing mode, with each attention backend available."""
     model = Transformer(cfg).to(device="cuda", dtype=torch.bfloat16)
+    model.init_rotary()  # keep the rotary tables fp32 (`.to(dtype)` cast them too)
     tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), device="cuda")
     flops = cfg.flops_per_token(seq)  # model FLOPs: recomputation is not counted (MFU, not HFU)
     peak = _peak_flops()

@@ -204,8 +204,9 @@ class Transformer(nn.Module):
         self.init_rotary()
 
     def init_rotary(self) -> None:
-        """(Re)build the rotary tables on the device of the embedding weights (the buffers may still be
-        on the meta device after `load_state_dict(assign=True)`, or garbage after `to_empty`)."""
+        """(Re)build the fp32 rotary tables on the device of the embedding weights: after
+        `load_state_dict(assign=True)` they are still on the meta device, after `to_empty` garbage, and
+        after `model.to(torch.bfloat16)` rounded to bf16 (FSDP2's mixed precision leaves them alone)."""
         device = self.tok_embeddings.weight.device
         cos, sin = rotary_tables(
             self.config.head_dim, self.config.max_seq_len, self.config.rope_theta, device
