@@ -1,0 +1,195 @@
+"""The arXiv pipeline (RECIPE.md, arXiv) as one composite PTransform.
+
+Stages:
+  read: each source file (gzipped tar or gzipped .tex, one per paper) is read in memory into a
+     `Paper` (`lamina.formats.arxiv`); a corrupt archive is `malformed_record`, one over the size caps
+     `too_long`, one without TeX `no_tex`, each naming the file
+  -> clean: the main file with its inputs inlined, cleaned by `lamina.filters.latex.clean_paper`
+     (comments, preamble, bibliography and after, user macros expanded with their arguments);
+     a paper with no sectioning command is `no_section`
+Kept documents carry `arxiv_id` (the ground-truth key), `url`, `main`, `tex_files`, `macros` and
+`macro_expansions`.
+
+Entry point for `lamina corpus` (like the CCNet and C4 branches): `ArxivSource(spec, config, funnel)`
+applied to the pipeline root; `output_name` names the output file of a kept document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from lamina.documents import Document, stable_id
+from lamina.filters import latex
+from lamina.formats import arxiv as fmt
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs
+
+READ = "read"
+PATTERNS = ("*.gz", "*.tgz", "*.tar", "*.tex")  # *.gz covers <id>.tar.gz and <id>.gz
+
+
+@dataclasses.dataclass(frozen=True)
+class ArxivPipelineConfig(fmt.ArchiveLimits):
+    """The `[arxiv]` table of the corpus config: the archive caps plus the output sharding."""
+
+    num_shards: int = 1  # output files docs/arxiv/arxiv[_<k>].jsonl.gz (by document id)
+
+    def __post_init__(self):
+        if self.num_shards < 1:
+            raise ValueError(f"arxiv.num_shards must be >= 1, not {self.num_shards}")
+
+
+def input_files(spec: str) -> list[tuple[str, str]]:
+    """(path, label) of the paper source files under `spec` (a file, folder or glob)."""
+    found: set[tuple[str, str]] = set()
+    for pattern in PATTERNS:
+        try:
+            found.update(expand_inputs(spec, pattern=pattern))
+        except FileNotFoundError:
+            pass
+    if not found:
+        raise FileNotFoundError(f"no arXiv source files ({', '.join(PATTERNS)}) under {spec}")
+    return sorted(found)
+
+
+def _drop_doc(pid: str, label: str) -> Document:
+    return Document(stable_id(fmt.SOURCE, pid), fmt.SOURCE, "", {"arxiv_id": pid, "key": pid, "file": label})
+
+
+class _ReadPapersFn(beam.DoFn):
+    def __init__(self, limits: fmt.ArchiveLimits):
+        self.limits = limits
+
+    def process(self, path_label):
+        path, label = path_label
+        cap = self.limits.max_compressed_bytes
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read(cap + 1)
+        except Exception as e:  # noqa: BLE001 - an unreadable file is a counted drop naming it
+            item = fmt.PaperDrop(fmt.paper_id(label), label, "malformed_record", f"cannot open {path}: {e}")
+        else:
+            item = fmt.read_paper(data, label, self.limits)
+        if isinstance(item, fmt.PaperDrop):
+            d = Dropped(item.reason, _drop_doc(item.id, item.file), item.detail)
+            yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
+            yield TaggedOutput(DROPPED, (READ, d))
+        else:
+            yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
+            yield item
+
+
+class ReadArxiv(beam.PTransform):
+    """Source files -> `Paper`s (main output), plus `dropped` and `tally` like `ReadWet`."""
+
+    def __init__(self, spec: str, limits: fmt.ArchiveLimits):
+        super().__init__()
+        self.spec = spec
+        self.limits = limits
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "files" >> beam.Create(input_files(self.spec))
+            | "spread_files" >> beam.Reshuffle()
+            | "read_papers"
+            >> beam.ParDo(_ReadPapersFn(self.limits)).with_outputs(DROPPED, TALLY, main="docs")
+        )
+
+
+class CleanLatex(Stage):
+    """Paper -> cleaned Document, or `no_section`."""
+
+    name = "clean"
+    counts_lines = True
+
+    def apply(self, paper: fmt.Paper, **side):
+        merged, used = fmt.merged_main(paper)
+        others = [paper.files[k] for k in sorted(paper.files) if k not in used]
+        c = latex.clean_paper(merged, others)
+        meta = {
+            "arxiv_id": paper.id,
+            "key": paper.id,
+            "url": f"https://arxiv.org/abs/{paper.id}",
+            "file": paper.file,
+            "main": paper.main,
+            "tex_files": len(paper.files),
+            "macros": c.macros,
+            "macro_expansions": c.expansions,
+        }
+        if paper.skipped:
+            meta["skipped_members"] = list(paper.skipped)
+        doc = Document(stable_id(fmt.SOURCE, paper.id), fmt.SOURCE, c.text, meta)
+        if c.reason:
+            return Dropped(
+                c.reason, doc.replace(text=merged), "no sectioning command after \\begin{document}"
+            )
+        return doc
+
+    def lines_of(self, element, result):
+        return sum(1 for text in element.files.values() for line in text.split("\n") if line.strip())
+
+
+class Arxiv(beam.PTransform):
+    """Papers (from `ReadArxiv`) -> cleaned documents; every stage registered in `funnel`."""
+
+    def __init__(self, funnel: Funnel):
+        super().__init__()
+        self.funnel = funnel
+
+    def expand(self, papers):
+        f = self.funnel
+        docs = f.apply(papers, CleanLatex())
+        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        f.distribution(
+            docs | "expansions" >> beam.Map(lambda d: ("", d.id, d.metadata["macro_expansions"])),
+            "macro_expansions",
+        )
+        return docs
+
+
+class ArxivSource(beam.PTransform):
+    """Read + clean: the whole arXiv branch of `lamina corpus` up to the writer."""
+
+    def __init__(self, spec: str, config: ArxivPipelineConfig, funnel: Funnel):
+        super().__init__()
+        self.spec = spec
+        self.config = config
+        self.funnel = funnel
+
+    def expand(self, pbegin):
+        read = pbegin | "read" >> ReadArxiv(self.spec, self.config)
+        self.funnel.add_stage(READ, read[DROPPED], read[TALLY])
+        return read.docs | "filter" >> Arxiv(self.funnel)
+
+
+class output_name:  # noqa: N801 - a picklable function of the config
+    """`arxiv` (one file) or `arxiv_<k>` of `num_shards` (by document id)."""
+
+    def __init__(self, num_shards: int = 1):
+        self.num_shards = num_shards
+
+    def __call__(self, doc: Document) -> str:
+        if self.num_shards == 1:
+            return "arxiv"
+        k = int(hashlib.sha1(doc.id.encode()).hexdigest()[:8], 16) % self.num_shards
+        return f"arxiv_{k:05d}"
+
+
+def build(p: beam.Pipeline, spec: str, out: str, config: ArxivPipelineConfig, write_dropped: bool = False):
+    """The branch `lamina corpus` builds for arXiv, on pipeline `p`: read, clean, write
+    `<out>/docs/arxiv/`, `<out>/dropped/arxiv/` (if asked) and `<out>/stats/arxiv.json`."""
+    from lamina.pipelines.writers import WriteDocs, WriteDropped
+
+    out = out.rstrip("/")
+    funnel = Funnel(fmt.SOURCE, "arxiv")
+    kept = p | "arxiv" >> ArxivSource(spec, config, funnel)
+    written = kept | "arxiv_write" >> WriteDocs(f"{out}/docs/arxiv", output_name(config.num_shards))
+    if write_dropped:
+        _ = funnel.all_drops("arxiv_drops") | "arxiv_write_dropped" >> WriteDropped(f"{out}/dropped/arxiv")
+    return funnel.finish(written, f"{out}/stats/arxiv.json", dataclasses.asdict(config))
