@@ -101,5 +101,9 @@ def test_rotary_is_a_rotation_and_negated_sine_inverts_it():
     y = apply_rotary(x, cos, sin)
     torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
     torch.testing.assert_close(apply_rotary(y, cos, -sin), x, atol=1e-6, rtol=1e-6)
-    # position 0 is not rotated; pairs are interleaved (Meta's layout)
+    # position 0 is not rotated; pairs are interleaved (Meta's layout): at position 1 the first pair
+    # (dims 0 and 1) turns by 1 radian (frequency theta^0)
     torch.testing.assert_close(y[:, 0], x[:, 0])
+    c, s = torch.cos(torch.tensor(1.0)), torch.sin(torch.tensor(1.0))
+    torch.testing.assert_close(y[:, 1, :, 0], x[:, 1, :, 0] * c - x[:, 1, :, 1] * s)
+    torch.testing.assert_close(y[:, 1, :, 1], x[:, 1, :, 0] * s + x[:, 1, :, 1] * c)
