@@ -1,0 +1,227 @@
+"""The Books pipeline as one composite PTransform: Gutenberg books -> stripped, near-deduplicated.
+
+    files -> read (bytes -> text: UTF-8, else Windows-1252) -> strip_boilerplate (Gutenberg header and
+    license footer, `lamina.formats.gutenberg`; lines removed are counted) -> near_duplicate
+    -> docs/books/books.jsonl.gz
+
+Near-duplicate removal (`lamina.filters.books`), as Beam steps that never put every signature on one
+worker:
+1. signatures: MinHash (128 permutations) of each book's 6-character shingles, one book per call,
+   in parallel;
+2. LSH banding as a shuffle: each signature is cut into `bands` x `rows` (datasketch's optimal split
+   for the Jaccard threshold); key (band, band bytes) -> books; GroupByKey;
+3. candidates that share a bucket are verified by their estimated Jaccard (>= threshold) -> edges;
+   edges are de-duplicated (a pair can share several bands);
+4. clusters: the edge list (its size is the number of near-duplicate pairs, small next to the number
+   of books) is gathered once and resolved by union-find into book -> cluster representative, the
+   book of smallest `book_rank` (natural order of the file name: the earliest edition);
+5. near_duplicate stage: every book that is not its cluster's representative is dropped.
+Scaling: steps 1-3 are embarrassingly parallel / a shuffle; only step 4 is global and it holds edges,
+not signatures. A bucket holding very many books (e.g. thousands of copies of one text) makes a
+quadratic number of comparisons in its worker; such buckets compare each member with the bucket's
+smallest book only (a star: linear work; a pair in such a bucket that does not involve its
+smallest book is then found only through another band), see `_bucket_edges`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from lamina.documents import Document, stable_id
+from lamina.filters import books as nd
+from lamina.formats.gutenberg import decode_book, strip_gutenberg
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.writers import WriteDocs, WriteDropped
+
+SOURCE = "books"
+READ = "read"
+
+
+@dataclasses.dataclass(frozen=True)
+class BooksConfig:
+    overlap: float = nd.OVERLAP  # fraction of shared content above which two books are near-duplicates
+    num_perm: int = nd.NUM_PERM  # MinHash permutations per signature
+    file_pattern: str = "*.txt"  # file names looked for when the input is a folder
+    max_bytes: int = 64_000_000  # bytes; a larger file is a drop (`too_long`) without being read
+    star_bucket_size: int = 64  # books in one LSH bucket above which only star comparisons are made
+
+    def threshold(self) -> float:
+        """The Jaccard threshold of `overlap` (o / (2 - o), see lamina.filters.books)."""
+        return nd.jaccard_threshold(self.overlap)
+
+
+def _drop(d: Dropped):
+    yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
+    yield TaggedOutput(DROPPED, (READ, d))
+
+
+class _ReadBookFn(beam.DoFn):
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+
+    def process(self, path_label):
+        path, label = path_label
+        name = label.rsplit("/", 1)[-1]
+        doc = Document(stable_id(SOURCE, label), SOURCE, "", {"file": label, "key": name})
+        try:
+            size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+            if size > self.max_bytes:
+                yield from _drop(Dropped("too_long", doc, f"{label}: {size} bytes > {self.max_bytes}"))
+                return
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read()
+        except Exception as e:  # noqa: BLE001 - a file we cannot read is a counted drop, not a crash
+            yield from _drop(Dropped("malformed_record", doc, f"cannot read {path}: {e}"))
+            return
+        text, encoding = decode_book(data)
+        yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
+        yield doc.replace(text=text).with_metadata(encoding=encoding)
+
+
+class StripBoilerplate(Stage):
+    """Remove Gutenberg's header and license footer; a book with nothing left is `empty`."""
+
+    name = "strip_boilerplate"
+    counts_lines = True
+
+    def apply(self, doc, **side):
+        s = strip_gutenberg(doc.text)
+        meta = {"markers": s.markers, "header_lines": s.header_lines, "footer_lines": s.footer_lines}
+        if s.title:
+            meta["title"] = s.title
+        if not s.text.strip():
+            return Dropped("empty", doc.with_metadata(**meta), "no text between the Gutenberg markers")
+        return doc.replace(text=s.text).with_metadata(**meta)
+
+    def lines_of(self, element, result):
+        return sum(1 for line in element.text.splitlines() if line.strip())
+
+
+def _node(doc: Document) -> tuple:
+    """A book's node in the near-duplicate graph: its rank (sorts as "which edition to keep")."""
+    return nd.book_rank(doc.metadata["key"], doc.id)
+
+
+def _signature(doc: Document, num_perm: int):
+    return _node(doc), doc.metadata["key"], nd.signature(doc.text, num_perm).tobytes()
+
+
+def _bands(item, bands: int, rows: int):
+    node, key, sig = item
+    arr = np.frombuffer(sig, dtype=np.uint64)
+    for band, value in nd.band_keys(arr, bands, rows):
+        yield (band, value), item
+
+
+def _bucket_edges(kv, threshold: float, star_size: int):
+    """Verified near-duplicate pairs (smaller node, larger node, jaccard) among one bucket's books."""
+    _, items = kv
+    items = sorted(items, key=lambda it: it[0])
+    if len(items) < 2:
+        return
+    sigs = [np.frombuffer(it[2], dtype=np.uint64) for it in items]
+    pairs = (
+        ((0, j) for j in range(1, len(items)))
+        if len(items) > star_size
+        else ((i, j) for i in range(len(items)) for j in range(i + 1, len(items)))
+    )
+    for i, j in pairs:
+        jac = nd.estimated_jaccard(sigs[i], sigs[j])
+        if jac >= threshold:
+            yield (items[i][0], items[i][1]), (items[j][0], items[j][1]), round(jac, 4)
+
+
+def _resolve(edges: list) -> dict:
+    """node -> (representative node, representative key, jaccard of the edge that joined it)."""
+    keys = {n: k for a, b, _ in edges for n, k in (a, b)}
+    jac = {}
+    for a, b, j in edges:
+        jac[b[0]] = max(jac.get(b[0], 0.0), j)
+        jac[a[0]] = max(jac.get(a[0], 0.0), j)
+    roots = nd.clusters((a[0], b[0]) for a, b, _ in edges)
+    return {n: (r, keys[r], jac[n]) for n, r in roots.items()}
+
+
+class NearDuplicate(Stage):
+    """Keep a cluster's representative; drop the others as `near_duplicate` (side input: clusters)."""
+
+    name = "near_duplicate"
+
+    def apply(self, doc, clusters=None, **side):
+        node = _node(doc)
+        hit = (clusters or {}).get(node)
+        if hit is None or hit[0] == node:
+            return doc
+        _, rep_key, jac = hit
+        return Dropped(nd.NEAR_DUPLICATE, doc, f"near-duplicate of {rep_key} (estimated Jaccard {jac})")
+
+
+class _books_name:  # noqa: N801 - a picklable constant function
+    def __call__(self, doc) -> str:
+        return SOURCE
+
+
+class BooksSource(beam.PTransform):
+    """Books under `input_spec` -> `<out>/docs/books/books.jsonl.gz`, `<out>/stats/books.json`
+    (and `<out>/dropped/books/<reason>.jsonl.gz` with `write_dropped`). Applied to a pipeline's
+    root; outputs the written statistics path."""
+
+    def __init__(
+        self, input_spec: str, out: str, config: BooksConfig = BooksConfig(), write_dropped: bool = False
+    ):
+        super().__init__()
+        self.input_spec, self.out = input_spec, out.rstrip("/")
+        self.config, self.write_dropped = config, write_dropped
+
+    def expand(self, pbegin):
+        cfg = self.config
+        files = expand_inputs(self.input_spec, pattern=cfg.file_pattern)
+        threshold = cfg.threshold()
+        bands, rows = nd.band_params(threshold, cfg.num_perm)
+        funnel = Funnel(SOURCE, "books")
+        read = (
+            pbegin
+            | "files" >> beam.Create(files)
+            | "spread_files" >> beam.Reshuffle()
+            | "read_books" >> beam.ParDo(_ReadBookFn(cfg.max_bytes)).with_outputs(DROPPED, TALLY, main="docs")
+        )
+        funnel.add_stage(READ, read[DROPPED], read[TALLY])
+        docs = funnel.apply(read.docs, StripBoilerplate())
+        removed = docs | "boilerplate_lines" >> beam.Map(
+            lambda d: (d.metadata["markers"], d.id, d.metadata["header_lines"] + d.metadata["footer_lines"])
+        )
+        funnel.distribution(removed, "boilerplate_lines")
+        edges = (
+            docs
+            | "signatures" >> beam.Map(_signature, num_perm=cfg.num_perm)
+            | "bands" >> beam.FlatMap(_bands, bands=bands, rows=rows)
+            | "group_buckets" >> beam.GroupByKey()
+            | "verify_candidates"
+            >> beam.FlatMap(_bucket_edges, threshold=threshold, star_size=cfg.star_bucket_size)
+            | "distinct_edges" >> beam.Distinct()
+        )
+        clusters = (
+            edges
+            | "gather_edges" >> beam.combiners.ToList()
+            | "resolve_clusters" >> beam.Map(lambda es: _resolve(sorted(es)))
+        )
+        docs = funnel.apply(docs, NearDuplicate(), clusters=beam.pvalue.AsSingleton(clusters))
+        funnel.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        written = docs | "write" >> WriteDocs(f"{self.out}/docs/{SOURCE}", _books_name())
+        if self.write_dropped:
+            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{self.out}/dropped/{SOURCE}")
+        settings = {
+            **dataclasses.asdict(cfg),
+            "jaccard_threshold": round(threshold, 4),
+            "lsh_bands": bands,
+            "lsh_rows": rows,
+            "shingle_chars": nd.SHINGLE_CHARS,
+            "files": [label for _, label in files],
+        }
+        return funnel.finish(written, f"{self.out}/stats/{SOURCE}.json", settings)
