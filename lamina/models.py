@@ -134,9 +134,9 @@ def kenlm_bin(tool: str) -> str:
     )
 
 
-def _fasttext_train(train_file: Path, **params):
-    """fastText supervised training. On small data fastText sometimes diverges ("Encountered NaN");
-    then it is retried with half the learning rate, up to 4 times. Returns (model, lr used)."""
+def _fasttext_train_and_save(train_file: str, out_path: str, params: dict) -> float:
+    """Runs in a fresh process (see `_fasttext_train`): train, retrying at half the learning rate
+    if fastText diverges, and save. Returns the learning rate that worked."""
     import fasttext
     import fasttext.FastText
 
@@ -144,7 +144,9 @@ def _fasttext_train(train_file: Path, **params):
     lr = params.pop("lr")
     for attempt in range(5):
         try:
-            return fasttext.train_supervised(input=str(train_file), verbose=0, lr=lr, **params), lr
+            model = fasttext.train_supervised(input=train_file, verbose=0, lr=lr, **params)
+            model.save_model(out_path)
+            return lr
         except RuntimeError as e:
             if "NaN" not in str(e) or attempt == 4:
                 raise RuntimeError(f"fastText training on {train_file} failed at lr={lr}: {e}") from e
@@ -152,11 +154,33 @@ def _fasttext_train(train_file: Path, **params):
     raise AssertionError("unreachable")
 
 
-def _save_fasttext(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    model.save_model(str(tmp))
-    os.replace(tmp, path)
+def _fasttext_train(train_file: Path, out_path: Path, **params) -> float:
+    """Train a fastText supervised model into `out_path` (written under a temporary name, then
+    renamed); returns the learning rate used.
+
+    Training runs in a fresh Python process: in a process whose heap has been through a large
+    fastText `predict` (e.g. the held-out evaluation of a 75-language model), the next training on
+    small data failed with "Encountered NaN" at any learning rate (fastText apparently reads memory
+    it did not initialize). A clean process makes training independent of what ran before."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    code = (
+        "import json, sys; from lamina.models import _fasttext_train_and_save as t; "
+        "print(json.dumps(t(*json.loads(sys.argv[1]))))"
+    )
+    args = json.dumps([str(train_file), str(tmp), params])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code, args], capture_output=True, text=True, check=False, env=env
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"fastText training failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    lr = float(json.loads(proc.stdout.strip().splitlines()[-1]))
+    os.replace(tmp, out_path)
+    return lr
 
 
 def _accuracy(predict, examples: list[tuple[str, str]]) -> tuple[float, dict[str, float]]:
@@ -258,11 +282,10 @@ def train_lid(examples: list[tuple[str, str]], out_dir: Path, cfg: LidConfig, tr
         train_file.write_text(
             "".join(f"{LABEL_PREFIX}{lang} {text}\n" for lang, text in train), encoding="utf-8"
         )
-        model, lr_used = _fasttext_train(
-            train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, minn=cfg.minn, maxn=cfg.maxn,
+        lr_used = _fasttext_train(
+            train_file, out / "lid.bin", dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, minn=cfg.minn, maxn=cfg.maxn,
             wordNgrams=cfg.word_ngrams, bucket=cfg.bucket, thread=cfg.threads, seed=cfg.seed, loss="softmax",
         )  # fmt: skip
-    _save_fasttext(model, out / "lid.bin")
     lid = LanguageIdentifier(out / "lid.bin")
     acc, per = _accuracy(lambda texts: [lang for lang, _ in lid.predict_many(texts)], held)
     card = {
@@ -456,11 +479,10 @@ def train_wikiref(
         train_file.write_text(
             "".join(f"{label} {one_line(text)}\n" for label, text in train), encoding="utf-8"
         )
-        model, lr_used = _fasttext_train(
-            train_file, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams, bucket=cfg.bucket,
+        lr_used = _fasttext_train(
+            train_file, out / "wikiref.bin", dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams, bucket=cfg.bucket,
             thread=cfg.threads, seed=cfg.seed, loss="softmax",
         )  # fmt: skip
-    _save_fasttext(model, out / "wikiref.bin")
     clf = WikiRefClassifier(out / "wikiref.bin")
     acc, per = _accuracy(lambda ts: [WIKI_LABEL if p >= 0.5 else CC_LABEL for p in clf.prob_many(ts)], held)
     card = {

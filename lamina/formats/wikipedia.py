@@ -23,6 +23,7 @@ import bz2
 import codecs
 import dataclasses
 import gzip
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,17 +98,35 @@ def dump_language(path: str | Path) -> str:
     return m.group(1) if m else ""
 
 
-def _open_decompressed(path: str | Path, fileobj: BinaryIO | None) -> BinaryIO:
-    raw = open(path, "rb") if fileobj is None else fileobj  # noqa: SIM115 - closed by the caller
-    head = raw.peek(3)[:3] if hasattr(raw, "peek") else b""
-    if not head and raw.seekable():
-        head = raw.read(3)
-        raw.seek(0)
+class _Prefixed(io.RawIOBase):
+    """A stream with its first bytes (read for sniffing) put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        if self._head:
+            n = min(len(buf), len(self._head))
+            buf[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def _open_decompressed(raw: BinaryIO) -> BinaryIO:
+    """The decompressed byte stream of `raw`; bzip2 and gzip are recognized by their magic bytes.
+    Works on unseekable streams (the sniffed bytes are put back)."""
+    head = raw.read(3)
+    stream: BinaryIO = io.BufferedReader(_Prefixed(head, raw), CHUNK_BYTES)
     if head.startswith(b"BZh"):
-        return bz2.BZ2File(raw)
+        return bz2.BZ2File(stream)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=raw)
-    return raw
+        return gzip.GzipFile(fileobj=stream)
+    return stream
 
 
 def _sniff_encoding(head: bytes) -> tuple[str, int]:
@@ -285,11 +304,12 @@ def iter_pages(
     if site is not None:
         collector.site = site
     parser = _new_parser(collector)
-    stream = _open_decompressed(path, fileobj)
+    raw = open(path, "rb") if fileobj is None else fileobj  # noqa: SIM115 - closed below if ours
     try:
-        yield from _drive(stream, parser, collector, label, on_error)
+        yield from _drive(_open_decompressed(raw), parser, collector, label, on_error)
     finally:
-        stream.close()
+        if fileobj is None:
+            raw.close()
 
 
 def _drive(stream, parser, collector: _PageCollector, label: str, on_error: str) -> Iterator[Page | WikiDrop]:

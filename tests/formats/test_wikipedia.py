@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bz2
 import collections
+import gzip
+import io
 import random
 import subprocess
 import sys
@@ -300,3 +302,35 @@ def test_redirect_namespace_and_empty_drops(tmp_path):
         "page_id": "4",
         "file": str(path),
     }
+
+
+class _Unseekable(io.RawIOBase):
+    """A read-only stream that cannot seek or peek (like a socket or a cloud-storage download)."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        chunk = self._data.read(len(buf))
+        buf[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("compress", [bz2.compress, gzip.compress, lambda b: b])
+def test_reads_an_open_unseekable_stream_and_leaves_it_open(compress, tmp_path):
+    data = compress(_dump(_page(1, "One", "First [[page]]."), _page(2, "Two", "Second page.")).encode())
+    stream = _Unseekable(data)
+    docs, drops = read_dump("dewiki-latest-pages-articles.xml.bz2", fileobj=stream, label="de/dump")
+    assert [d.text for d in docs] == ["First page.", "Second page."] and not drops
+    assert docs[0].metadata["lang"] == "de" and docs[0].metadata["file"] == "de/dump"
+    assert not stream.closed
+
+
+def test_empty_file_is_an_error(tmp_path):
+    path = tmp_path / "enwiki-empty.xml"
+    path.write_bytes(b"")
+    with pytest.raises(WikipediaFormatError, match="empty"):
+        read_dump(path)

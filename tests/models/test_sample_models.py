@@ -86,3 +86,18 @@ def test_sample_wikiref_prefers_cited_pages(sample_models, wet_by_kind):
     assert prob["good"] > prob["non_reference"]
     assert prob["spam"] < 0.1
     assert 0.0 <= clf.prob("") <= 1.0
+
+
+def test_languages_option_restricts_the_language_models(sample_world, tmp_path):
+    from lamina.models import main
+
+    assert (
+        main(["--sample", str(sample_world), "--out", str(tmp_path), "--only", "lm", "--languages", "de"])
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "lm").iterdir()) == [
+        "de.arpa.bin",
+        "de.card.json",
+        "de.sp.model",
+    ]
+    assert not (tmp_path / "lid").exists() and not (tmp_path / "wikiref").exists()
