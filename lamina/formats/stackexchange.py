@@ -130,7 +130,11 @@ def iter_posts(
                 row += 1
                 root.clear()  # bounded memory: drop the rows read so far from the tree
         except (ParseError, DefusedXmlException, EOFError, OSError) as e:
-            where = f"after row {row - 1} (Id={last_id})" if row else "before the first row"
+            where = (
+                f"after row {row - 1} (last post read: Id={last_id or None})"
+                if row
+                else "before the first row"
+            )
             yield PostDrop(site, "malformed_xml", label, row, "", f"{type(e).__name__}: {e}; {where}")
     finally:
         if fileobj is None:

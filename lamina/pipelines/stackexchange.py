@@ -1,0 +1,175 @@
+"""The StackExchange pipeline as one composite PTransform: Posts.xml dumps -> Q&A threads.
+
+    files -> read rows (one worker per file, streaming, `lamina.formats.stackexchange`) -> key each row
+    by its thread ((site, question Id) for questions, (site, ParentId) for answers) -> GroupByKey
+    -> threads -> docs/stackexchange/<site>.jsonl.gz
+
+A document is a question thread: `Q: <title>\n<body>\nA: <answer>...`, answers by integer score,
+highest first, ties by id (`lamina.filters.stackexchange`; RedPajama sorts the score strings: BUG).
+Every row ends up counted exactly once, in the `threads` stage (the first stage: a thread is only
+known once its rows are grouped): a question is its thread (kept); its answers are part of it; and
+these are drops, each with the row as the dropped document:
+- `not_question`: rows of other post types (tag wiki excerpts and bodies, moderator nominations,
+  wiki placeholders, privilege wikis: PostTypeId 3-8), which are not Q&A;
+- `orphan_answer`: an answer whose question is not in the file (deleted or filtered upstream);
+- `malformed_record`: a row without a numeric Id / PostTypeId / Score, an answer without ParentId, a
+  second question with the same Id, or a file that cannot be opened;
+- `malformed_xml`: broken XML or compression; the file ends there (rows before it count).
+Threads are grouped by a shuffle, so no worker holds more than one thread (a file's rows are
+streamed, one row in memory at a time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from lamina.documents import Document, stable_id
+from lamina.filters.stackexchange import answer_order, thread_text
+from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
+from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.writers import WriteDocs, WriteDropped
+
+SOURCE = "stackexchange"
+
+
+@dataclasses.dataclass(frozen=True)
+class StackExchangeConfig:
+    file_pattern: str = "*Posts.xml*"  # file names looked for when the input is a folder
+    # (<site>/Posts.xml as in the dump, or <site>-Posts.xml[.gz|.bz2])
+
+
+def _read_rows(path_label):
+    """One Posts file -> (thread key, Post | PostDrop) for every row."""
+    path, label = path_label
+    site = site_of(label)
+    try:
+        f = FileSystems.open(path, compression_type="uncompressed")
+    except Exception as e:  # noqa: BLE001 - a file we cannot open is a counted drop, not a crash
+        yield (
+            (site, "x", label, 0),
+            PostDrop(site, "malformed_record", label, 0, "", f"cannot open {path}: {e}"),
+        )
+        return
+    with f:
+        for item in iter_posts(path, fileobj=f, label=label, site=site):
+            if isinstance(item, PostDrop):
+                yield (site, "x", label, item.row), item
+            elif item.post_type == QUESTION:
+                yield (site, "t", item.id), item
+            elif item.post_type == ANSWER:
+                yield (site, "t", item.parent_id), item
+            else:
+                yield (site, "p", item.id), item
+
+
+def _row_document(p: Post | PostDrop) -> Document:
+    """A row that is not a thread, as a dropped document (its text, when it has one)."""
+    if isinstance(p, PostDrop):
+        meta = {"key": f"{p.site}:{p.post_id}", "site": p.site, "file": p.file, "row": p.row}
+        return Document(stable_id(SOURCE, p.site, p.file, str(p.row)), SOURCE, "", meta)
+    meta = {"key": f"{p.site}:{p.id}", "site": p.site, "post_type": p.post_type, "file": p.file, "row": p.row}
+    return Document(stable_id(SOURCE, p.site, "post", str(p.id)), SOURCE, html_to_text(p.body), meta)
+
+
+def thread_document(question: Post, answers: list[Post]) -> Document:
+    """The thread of `question` as a Document (metadata: the answers in their order, with scores)."""
+    ordered = answer_order(answers)
+    site, qid = question.site, question.id
+    return Document(
+        id=stable_id(SOURCE, site, str(qid)),
+        source=SOURCE,
+        text=thread_text(question, ordered),
+        metadata={
+            "key": f"{site}:{qid}",
+            "site": site,
+            "question_id": qid,
+            "title": question.title,
+            "url": f"https://{site}/questions/{qid}",
+            "tags": question.tags,
+            "score": question.score,
+            "created": question.created,
+            "answer_ids": [a.id for a in ordered],
+            "answer_scores": [a.score for a in ordered],
+            "file": question.file,
+        },
+    )
+
+
+class Threads(Stage):
+    """(thread key, rows) -> one verdict per question thread and per row that is not part of one."""
+
+    name = "threads"
+
+    def results(self, element, **side):
+        key, items = element
+        items = sorted(items, key=lambda p: (p.file, p.row))
+        if key[1] == "x":
+            for d in items:
+                yield Dropped(d.reason, _row_document(d), d.describe())
+            return
+        if key[1] == "p":
+            for p in items:
+                yield Dropped("not_question", _row_document(p), f"PostTypeId {p.post_type}")
+            return
+        questions = [p for p in items if p.post_type == QUESTION]
+        answers = [p for p in items if p.post_type == ANSWER]
+        if not questions:
+            for a in answers:
+                yield Dropped("orphan_answer", _row_document(a), f"question {a.parent_id} is not in {a.file}")
+            return
+        yield thread_document(questions[0], answers)
+        for q in questions[1:]:
+            detail = (
+                f"{q.file} row {q.row}: a second question with Id {q.id} (first at row {questions[0].row})"
+            )
+            yield Dropped("malformed_record", _row_document(q), detail)
+
+
+class _site_name:  # noqa: N801 - a picklable constant function
+    def __call__(self, doc) -> str:
+        return doc.metadata["site"]
+
+
+class StackExchangeSource(beam.PTransform):
+    """Posts files under `input_spec` -> `<out>/docs/stackexchange/<site>.jsonl.gz`,
+    `<out>/stats/stackexchange.json` (and `<out>/dropped/stackexchange/<reason>.jsonl.gz` with
+    `write_dropped`). Applied to a pipeline's root; outputs the written statistics path."""
+
+    def __init__(
+        self,
+        input_spec: str,
+        out: str,
+        config: StackExchangeConfig = StackExchangeConfig(),
+        write_dropped: bool = False,
+    ):
+        super().__init__()
+        self.input_spec, self.out = input_spec, out.rstrip("/")
+        self.config, self.write_dropped = config, write_dropped
+
+    def expand(self, pbegin):
+        files = expand_inputs(self.input_spec, pattern=self.config.file_pattern)
+        funnel = Funnel(SOURCE, "stackexchange")
+        grouped = (
+            pbegin
+            | "files" >> beam.Create(files)
+            | "spread_files" >> beam.Reshuffle()
+            | "read_rows" >> beam.FlatMap(_read_rows)
+            | "group_threads" >> beam.GroupByKey()
+        )
+        docs = funnel.apply(grouped, Threads())
+        answers = docs | "answers" >> beam.Map(
+            lambda d: (d.metadata["site"], d.id, len(d.metadata["answer_ids"]))
+        )
+        funnel.distribution(answers, "answers_per_thread")
+        funnel.distribution(
+            docs | "length" >> beam.Map(lambda d: (d.metadata["site"], d.id, len(d.text))), "length"
+        )
+        written = docs | "write" >> WriteDocs(f"{self.out}/docs/{SOURCE}", _site_name())
+        if self.write_dropped:
+            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{self.out}/dropped/{SOURCE}")
+        settings = {**dataclasses.asdict(self.config), "files": [label for _, label in files]}
+        return funnel.finish(written, f"{self.out}/stats/{SOURCE}.json", settings)
