@@ -24,8 +24,6 @@ import dataclasses
 import re
 from functools import lru_cache
 
-import regex
-
 LICENSE = "license"
 DUPLICATE_CONTENT = "duplicate_content"
 EXTENSION = "extension"
@@ -51,8 +49,9 @@ EXTENSIONS = (
     "Makefile", ".xml", ".rst", ".m", ".smali",
 )  # fmt: skip
 
-# GPT-NeoX / GPT-2 byte-level pre-tokenization pattern (tokenizers' ByteLevel pre-tokenizer).
-_PRETOKEN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+# GPT-NeoX / GPT-2 byte-level pre-tokenization pattern (tokenizers' ByteLevel pre-tokenizer); needs
+# the `regex` module for \p{L} / \p{N} (imported only in pretoken mode).
+PRETOKEN_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 _LEADING_COMMENT = re.compile(r"\s*(//|#|--)")
 
 
@@ -114,7 +113,14 @@ def count_tokens(text: str, cfg: GitHubConfig = GitHubConfig()) -> int:
         return len(_hf_tokenizer(cfg.tokenizer_json).encode(text, add_special_tokens=False).ids)
     if cfg.token_mode == "whitespace":
         return len(text.split())
-    return sum(1 for _ in _PRETOKEN.finditer(text))
+    return sum(1 for _ in _pretoken_re().finditer(text))
+
+
+@lru_cache(maxsize=1)
+def _pretoken_re():
+    import regex
+
+    return regex.compile(PRETOKEN_PATTERN)
 
 
 @lru_cache(maxsize=4)

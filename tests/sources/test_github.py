@@ -126,6 +126,12 @@ def test_jsonl_rows_gzip_and_bad_lines_are_named():
     assert "line 4: not a JSON object" in out[3].detail
 
 
+def test_plain_jsonl_rows():
+    raw = json.dumps({"repo_name": "a/b", "path": "Makefile", "content": "all:\n", "license": "mit"}).encode()
+    (doc,) = list(fmt.iter_rows(io.BytesIO(raw + b"\n\n"), "rows.jsonl"))
+    assert doc.text == "all:\n" and doc.metadata["url"] == "https://github.com/a/b/blob/HEAD/Makefile"
+
+
 def test_corrupt_parquet_is_one_named_drop():
     (d,) = list(fmt.iter_rows(io.BytesIO(b"PAR1 this is not parquet"), "bad.parquet"))
     assert isinstance(d, fmt.RowDrop) and d.file == "bad.parquet" and "not a readable parquet" in d.detail
