@@ -168,8 +168,26 @@ def _remove(section, node) -> None:
         pass
 
 
+_STRAY_QUOTES_RE = re.compile(r"'{2,}")
+
+
+def _remove_stray_quotes(text: str) -> str:
+    """Bold/italic quote runs that strip_code leaves when they are unbalanced or run into an
+    apostrophe (two quotes closing a title, or three before a possessive s; MediaWiki closes them at
+    the end of the line): an odd run between two letters keeps one apostrophe (the possessive),
+    every other run goes."""
+
+    def fix(m: re.Match[str]) -> str:
+        before = text[m.start() - 1] if m.start() else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        return "'" if len(m.group()) % 2 == 1 and before.isalnum() and after.isalpha() else ""
+
+    return _STRAY_QUOTES_RE.sub(fix, text)
+
+
 def _tidy(text: str) -> str:
     text = _MAGIC_WORD_RE.sub("", text)
+    text = _remove_stray_quotes(text)
     for pattern in _LEFTOVER_RES:
         text = pattern.sub("", text)
     text = _BRACKETS_RE.sub("", text)

@@ -18,7 +18,7 @@ from lamina.documents import stable_id
 from lamina.filters.wikitext import WikitextCleaner, clean_wikitext, ref_urls
 from lamina.formats.wikipedia import WikiDrop, WikipediaFormatError, dump_language, read_dump
 
-MARKUP = ("[[", "]]", "{{", "}}", "<ref", "{|", "|}", "&lt;", "thumb|")
+MARKUP = ("[[", "]]", "{{", "}}", "<ref", "{|", "|}", "&lt;", "thumb|", "''")
 EN = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 UK = "ukwiki-20230501-pages-articles-multistream-head.xml.bz2"
 BG16 = "bgwiki-latest-pages-articles-shortened.UTF-16.xml.bz2"
@@ -113,6 +113,9 @@ def test_tables_removed(real, shared_data):
         ("Body.\n[[Category:Anarchism]]\n[[de:Anarchismus]]", ["Body."], ["Anarchism", "Anarchismus"]),
         ("Intro.\n\n== History ==\nOld.", ["Intro.\n\nHistory\nOld."], []),
         ("'''Bold''' and ''italic''.", ["Bold and italic."], ["'''"]),
+        # Unbalanced quotes that strip_code leaves: dropped, a possessive keeps its apostrophe.
+        ("The ''Iliad'''s hero. ''The Reader'' (1977).", ["The Iliad's hero. The Reader (1977)."], ["''"]),
+        ("A ''dangling italic to the end\n", ["A dangling italic to the end"], ["''"]),
     ],
 )
 def test_cleaner_table(wikitext, kept, gone):
