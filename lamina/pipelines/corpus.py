@@ -32,7 +32,7 @@ from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import WriteDocs, WriteDropped
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-WEB_SOURCES = ("commoncrawl", "c4")
+WEB_SOURCES = ("commoncrawl", "c4", "github", "arxiv")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,11 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models", required=True, help="models directory of `lamina models` (local or gs://)")
     p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
     p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
-    p.add_argument("--sources", default="commoncrawl,c4", help="comma-separated: commoncrawl,c4")
+    p.add_argument(
+        "--sources",
+        default=",".join(WEB_SOURCES),
+        help=f"comma-separated subset of {','.join(WEB_SOURCES)} (default: all)",
+    )
     p.add_argument(
         "--cc-input", default=None, help="WET glob, folder or wet.paths list (default <input>/cc/wet.paths)"
     )
     p.add_argument("--c4-input", default=None, help="C4 json.gz glob or folder (default <input>/c4)")
+    p.add_argument("--github-input", default=None, help="GitHub parquet/jsonl files (default <input>/github)")
+    p.add_argument("--arxiv-input", default=None, help="arXiv source files (default <input>/arxiv)")
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
     )
@@ -83,6 +89,7 @@ class SourceBranch(beam.PTransform):
         self.source, self.args, self.cfg = source, args, cfg
 
     def expand(self, pbegin):
+        from lamina.pipelines import arxiv, github
         from lamina.pipelines.c4 import C4
         from lamina.pipelines.ccnet import CCNet, output_name
 
@@ -117,6 +124,16 @@ class SourceBranch(beam.PTransform):
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(args.models, badwords, cfg.c4, funnel)
             name_of, settings = _c4_name(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
+        elif source == "github":
+            funnel = Funnel("github", "github")
+            spec = args.github_input or f"{inp}/github"
+            kept = pbegin | "github" >> github.GitHubSource(spec, cfg.github, funnel)
+            name_of, settings = github.output_name(cfg.github.num_shards), opts.as_dict(cfg.github)
+        elif source == "arxiv":
+            funnel = Funnel("arxiv", "arxiv")
+            spec = args.arxiv_input or f"{inp}/arxiv"
+            kept = pbegin | "arxiv" >> arxiv.ArxivSource(spec, cfg.arxiv, funnel)
+            name_of, settings = arxiv.output_name(cfg.arxiv.num_shards), opts.as_dict(cfg.arxiv)
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
         written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)

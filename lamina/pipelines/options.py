@@ -11,6 +11,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from lamina.pipelines.arxiv import ArxivPipelineConfig
+from lamina.pipelines.github import GitHubPipelineConfig
+
 # cc_net's English perplexity cutoffs (p30, p60 of its English Wikipedia-trained KenLM), a preset.
 CCNET_EN_CUTOFFS = {"en": (340.0, 520.0)}
 CUTOFF_PRESETS = {"ccnet_en": CCNET_EN_CUTOFFS}
@@ -76,6 +79,8 @@ class CorpusConfig:
     ccnet: CCNetConfig = CCNetConfig()
     c4: C4PipelineConfig = C4PipelineConfig()
     run: RunConfig = RunConfig()
+    github: GitHubPipelineConfig = GitHubPipelineConfig()
+    arxiv: ArxivPipelineConfig = ArxivPipelineConfig()
 
 
 def _build(cls, table: dict[str, Any], where: str):
@@ -97,13 +102,15 @@ def load_config(path: str | Path | None = None) -> CorpusConfig:
         return CorpusConfig()
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    unknown = set(data) - {"ccnet", "c4", "run"}
+    unknown = set(data) - {"ccnet", "c4", "run", "github", "arxiv"}
     if unknown:
-        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (ccnet, c4, run)")
+        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (ccnet, c4, run, github, arxiv)")
     return CorpusConfig(
         ccnet=_build(CCNetConfig, data.get("ccnet", {}), f"{path} [ccnet]"),
         c4=_build(C4PipelineConfig, data.get("c4", {}), f"{path} [c4]"),
         run=_build(RunConfig, data.get("run", {}), f"{path} [run]"),
+        github=_build(GitHubPipelineConfig, data.get("github", {}), f"{path} [github]"),
+        arxiv=_build(ArxivPipelineConfig, data.get("arxiv", {}), f"{path} [arxiv]"),
     )
 
 
