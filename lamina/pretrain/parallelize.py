@@ -137,8 +137,6 @@ def parallelize(model: Transformer, mesh: DeviceMesh | None, cfg: TrainConfig) -
             mixed_precision=cfg.bf16 and mesh.device_type == "cuda",
             reshard_after_forward=cfg.reshard_after_forward,
         )
-    elif mesh is not None and cfg.tp > 1:
-        pass  # TP alone: parameters are already DTensors on the tp mesh
     return model
 
 

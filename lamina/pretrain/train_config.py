@@ -68,6 +68,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.checkpointing not in ("none", "manual", "full", "selective"):
             raise ValueError(f"checkpointing must be none|manual|full|selective, got {self.checkpointing!r}")
+        if self.checkpointing == "manual" and self.tp > 1:
+            raise ValueError(
+                "checkpointing = manual runs on plain (or FSDP-gathered) weights, not tensor-parallel shards: "
+                "use selective or full with tp > 1"
+            )
         if self.data_verify not in ("sha256", "size"):
             raise ValueError(f"data_verify must be sha256|size, got {self.data_verify!r}")
         for name in ("seq_len", "micro_batch", "global_batch_tokens", "steps", "tp"):
