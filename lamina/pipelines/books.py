@@ -37,7 +37,6 @@ from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
 from lamina.pipelines.readers import expand_inputs
-from lamina.pipelines.writers import WriteDocs, WriteDropped
 
 SOURCE = "books"
 READ = "read"
@@ -162,32 +161,30 @@ class NearDuplicate(Stage):
         return Dropped(nd.NEAR_DUPLICATE, doc, f"near-duplicate of {rep_key} (estimated Jaccard {jac})")
 
 
-class _books_name:  # noqa: N801 - a picklable constant function
-    def __call__(self, doc) -> str:
+class output_name:  # noqa: N801 - a picklable function
+    """`books`: one output file (docs/books/books.jsonl.gz)."""
+
+    def __call__(self, doc: Document) -> str:
         return SOURCE
 
 
 class BooksSource(beam.PTransform):
-    """Books under `input_spec` -> `<out>/docs/books/books.jsonl.gz`, `<out>/stats/books.json`
-    (and `<out>/dropped/books/<reason>.jsonl.gz` with `write_dropped`). Applied to a pipeline's
-    root; outputs the written statistics path."""
+    """Read + strip + near-dedup: the Books branch of `lamina corpus` up to the writer. Applied to a
+    pipeline's root; outputs the kept books; registers its stages in `funnel`."""
 
-    def __init__(
-        self, input_spec: str, out: str, config: BooksConfig = BooksConfig(), write_dropped: bool = False
-    ):
+    def __init__(self, spec: str, config: BooksConfig, funnel: Funnel):
         super().__init__()
-        self.input_spec, self.out = input_spec, out.rstrip("/")
-        self.config, self.write_dropped = config, write_dropped
+        self.spec, self.config, self.funnel = spec, config, funnel
+        self.files: list[tuple[str, str]] = []
 
     def expand(self, pbegin):
-        cfg = self.config
-        files = expand_inputs(self.input_spec, pattern=cfg.file_pattern)
+        cfg, funnel = self.config, self.funnel
+        self.files = expand_inputs(self.spec, pattern=cfg.file_pattern)
         threshold = cfg.threshold()
         bands, rows = nd.band_params(threshold, cfg.num_perm)
-        funnel = Funnel(SOURCE, "books")
         read = (
             pbegin
-            | "files" >> beam.Create(files)
+            | "files" >> beam.Create(self.files)
             | "spread_files" >> beam.Reshuffle()
             | "read_books" >> beam.ParDo(_ReadBookFn(cfg.max_bytes)).with_outputs(DROPPED, TALLY, main="docs")
         )
@@ -213,15 +210,22 @@ class BooksSource(beam.PTransform):
         )
         docs = funnel.apply(docs, NearDuplicate(), clusters=beam.pvalue.AsSingleton(clusters))
         funnel.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
-        written = docs | "write" >> WriteDocs(f"{self.out}/docs/{SOURCE}", _books_name())
-        if self.write_dropped:
-            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{self.out}/dropped/{SOURCE}")
-        settings = {
-            **dataclasses.asdict(cfg),
+        return docs
+
+    def settings(self) -> dict:
+        """The statistics' `settings`, with the derived Jaccard threshold and LSH split."""
+        threshold = self.config.threshold()
+        bands, rows = nd.band_params(threshold, self.config.num_perm)
+        return {
+            **dataclasses.asdict(self.config),
             "jaccard_threshold": round(threshold, 4),
             "lsh_bands": bands,
             "lsh_rows": rows,
             "shingle_chars": nd.SHINGLE_CHARS,
-            "files": [label for _, label in files],
+            "files": [label for _, label in self.files],
         }
-        return funnel.finish(written, f"{self.out}/stats/{SOURCE}.json", settings)
+
+
+# The names `lamina corpus` (and the tests) look up in every source module.
+CONFIG = BooksConfig
+SOURCE_TRANSFORM = BooksSource

@@ -31,7 +31,6 @@ from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
 from lamina.pipelines.accounting import Dropped, Funnel, Stage
 from lamina.pipelines.readers import expand_inputs
-from lamina.pipelines.writers import WriteDocs, WriteDropped
 
 SOURCE = "stackexchange"
 
@@ -129,33 +128,28 @@ class Threads(Stage):
             yield Dropped("malformed_record", _row_document(q), detail)
 
 
-class _site_name:  # noqa: N801 - a picklable constant function
-    def __call__(self, doc) -> str:
+class output_name:  # noqa: N801 - a picklable function
+    """`<site>`: one output file per site (docs/stackexchange/<site>.jsonl.gz)."""
+
+    def __call__(self, doc: Document) -> str:
         return doc.metadata["site"]
 
 
 class StackExchangeSource(beam.PTransform):
-    """Posts files under `input_spec` -> `<out>/docs/stackexchange/<site>.jsonl.gz`,
-    `<out>/stats/stackexchange.json` (and `<out>/dropped/stackexchange/<reason>.jsonl.gz` with
-    `write_dropped`). Applied to a pipeline's root; outputs the written statistics path."""
+    """Read + thread: the StackExchange branch of `lamina corpus` up to the writer. Applied to a
+    pipeline's root; outputs the kept threads; registers its stage in `funnel`."""
 
-    def __init__(
-        self,
-        input_spec: str,
-        out: str,
-        config: StackExchangeConfig = StackExchangeConfig(),
-        write_dropped: bool = False,
-    ):
+    def __init__(self, spec: str, config: StackExchangeConfig, funnel: Funnel):
         super().__init__()
-        self.input_spec, self.out = input_spec, out.rstrip("/")
-        self.config, self.write_dropped = config, write_dropped
+        self.spec, self.config, self.funnel = spec, config, funnel
+        self.files: list[tuple[str, str]] = []
 
     def expand(self, pbegin):
-        files = expand_inputs(self.input_spec, pattern=self.config.file_pattern)
-        funnel = Funnel(SOURCE, "stackexchange")
+        funnel = self.funnel
+        self.files = expand_inputs(self.spec, pattern=self.config.file_pattern)
         grouped = (
             pbegin
-            | "files" >> beam.Create(files)
+            | "files" >> beam.Create(self.files)
             | "spread_files" >> beam.Reshuffle()
             | "read_rows" >> beam.FlatMap(_read_rows)
             | "group_threads" >> beam.GroupByKey()
@@ -168,8 +162,13 @@ class StackExchangeSource(beam.PTransform):
         funnel.distribution(
             docs | "length" >> beam.Map(lambda d: (d.metadata["site"], d.id, len(d.text))), "length"
         )
-        written = docs | "write" >> WriteDocs(f"{self.out}/docs/{SOURCE}", _site_name())
-        if self.write_dropped:
-            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{self.out}/dropped/{SOURCE}")
-        settings = {**dataclasses.asdict(self.config), "files": [label for _, label in files]}
-        return funnel.finish(written, f"{self.out}/stats/{SOURCE}.json", settings)
+        return docs
+
+    def settings(self) -> dict:
+        """The statistics' `settings` (after the transform is applied: it lists the files read)."""
+        return {**dataclasses.asdict(self.config), "files": [label for _, label in self.files]}
+
+
+# The names `lamina corpus` (and the tests) look up in every source module.
+CONFIG = StackExchangeConfig
+SOURCE_TRANSFORM = StackExchangeSource

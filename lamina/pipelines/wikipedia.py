@@ -26,7 +26,6 @@ from lamina.documents import Document, stable_id
 from lamina.formats import wikipedia as wiki
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
 from lamina.pipelines.readers import expand_inputs
-from lamina.pipelines.writers import WriteDocs, WriteDropped
 
 SOURCE = "wikipedia"
 READ = "read"
@@ -129,34 +128,31 @@ class Articles(Stage):
         return out.replace(text=remove_stray_quotes(out.text)).with_metadata(key=page.key)
 
 
-class _lang_name:  # noqa: N801 - a picklable constant function
-    def __call__(self, doc) -> str:
+class output_name:  # noqa: N801 - a picklable function
+    """`<lang>`: one output file per dump language (docs/wikipedia/<lang>.jsonl.gz)."""
+
+    def __call__(self, doc: Document) -> str:
         return doc.metadata.get("lang") or "unknown"
 
 
 class WikipediaSource(beam.PTransform):
-    """Dumps under `input_spec` -> `<out>/docs/wikipedia/<lang>.jsonl.gz`, `<out>/stats/wikipedia.json`
-    (and `<out>/dropped/wikipedia/<reason>.jsonl.gz` with `write_dropped`). Applied to a pipeline's
-    root; outputs the written statistics path."""
+    """Read + clean: the Wikipedia branch of `lamina corpus` up to the writer. Applied to a
+    pipeline's root; outputs the kept articles; registers its stages in `funnel`."""
 
-    def __init__(
-        self,
-        input_spec: str,
-        out: str,
-        config: WikipediaConfig = WikipediaConfig(),
-        write_dropped: bool = False,
-    ):
+    def __init__(self, spec: str, config: WikipediaConfig, funnel: Funnel):
         super().__init__()
-        self.input_spec, self.out = input_spec, out.rstrip("/")
-        self.config, self.write_dropped = config, write_dropped
+        self.spec, self.config, self.funnel = spec, config, funnel
+        self.files: list[tuple[str, str]] = []
+        self.skipped: list[str] = []
 
     def expand(self, pbegin):
-        cfg = self.config
-        files, skipped = select_dumps(expand_inputs(self.input_spec, pattern=cfg.file_pattern), cfg.languages)
-        funnel = Funnel(SOURCE, "wikipedia")
+        cfg, funnel = self.config, self.funnel
+        self.files, self.skipped = select_dumps(
+            expand_inputs(self.spec, pattern=cfg.file_pattern), cfg.languages
+        )
         read = (
             pbegin
-            | "files" >> beam.Create(files)
+            | "files" >> beam.Create(self.files)
             | "spread_files" >> beam.Reshuffle()
             | "read_pages"
             >> beam.ParDo(_ReadPagesFn(cfg.max_text_chars)).with_outputs(DROPPED, TALLY, main="pages")
@@ -167,12 +163,14 @@ class WikipediaSource(beam.PTransform):
         funnel.distribution(
             docs | "length" >> beam.Map(lambda d: (d.metadata["lang"], d.id, len(d.text))), "length"
         )
-        written = docs | "write" >> WriteDocs(f"{self.out}/docs/{SOURCE}", _lang_name())
-        if self.write_dropped:
-            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{self.out}/dropped/{SOURCE}")
-        settings = {
-            **dataclasses.asdict(cfg),
-            "files": [label for _, label in files],
-            "skipped_files": skipped,
-        }
-        return funnel.finish(written, f"{self.out}/stats/{SOURCE}.json", settings)
+        return docs
+
+    def settings(self) -> dict:
+        """The statistics' `settings` (after the transform is applied: it lists the files read)."""
+        files = [label for _, label in self.files]
+        return {**dataclasses.asdict(self.config), "files": files, "skipped_files": self.skipped}
+
+
+# The names `lamina corpus` (and the tests) look up in every source module.
+CONFIG = WikipediaConfig
+SOURCE_TRANSFORM = WikipediaSource

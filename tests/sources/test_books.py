@@ -12,7 +12,6 @@ import pytest
 
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
-from lamina.pipelines.books import BooksSource
 from tests.sources.conftest import read_docs, run_source, tree_bytes, truth_rows
 
 BOOK = "Chapter 1.\n\nIt was a dark night.\nThe end."
@@ -69,9 +68,7 @@ def test_threshold_mapping_and_clusters():
 
 
 def test_sample_world_meets_ground_truth(sample_world, tmp_path):
-    st = run_source(
-        BooksSource(str(sample_world / "books"), str(tmp_path), write_dropped=True), tmp_path, "books"
-    )
+    st = run_source("books", sample_world / "books", tmp_path, write_dropped=True)
     truth = truth_rows(sample_world, "books")
     got = {d.metadata["key"]: ("kept", None) for d in read_docs(tmp_path / "docs" / "books")}
     got |= {
@@ -84,6 +81,11 @@ def test_sample_world_meets_ground_truth(sample_world, tmp_path):
     strip = st["funnel"][1]
     assert strip["lines_kept"] < strip["lines_in"]
     assert set(st["distributions"]["boilerplate_lines"]) == {"start_end"}
+    assert (st["settings"]["lsh_bands"], st["settings"]["lsh_rows"], st["settings"]["jaccard_threshold"]) == (
+        9,
+        14,
+        0.8182,
+    )
 
 
 # Lines of Gutenberg's header and license that must not survive (the book text itself may mention
@@ -98,7 +100,7 @@ def test_real_books_one_near_duplicate_no_license_left_byte_identical(shared_dat
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        st = run_source(BooksSource(str(shared_data / "books"), str(out), write_dropped=True), out, "books")
+        st = run_source("books", shared_data / "books", out, write_dropped=True)
         outs.append(out)
     assert tree_bytes(outs[0]) == tree_bytes(outs[1])
     assert st["documents_in"] == 9 and st["dropped"] == {"near_duplicate": 1}

@@ -14,7 +14,6 @@ import pytest
 
 from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import Post, PostDrop, html_to_text, iter_posts, site_of
-from lamina.pipelines.stackexchange import StackExchangeSource
 from tests.sources.conftest import read_docs, run_source, tree_bytes, truth_rows
 
 TAG = re.compile(
@@ -81,8 +80,7 @@ def test_site_names():
 
 
 def test_sample_world_meets_ground_truth(sample_world, tmp_path):
-    source = StackExchangeSource(str(sample_world / "stackexchange"), str(tmp_path), write_dropped=True)
-    st = run_source(source, tmp_path, "stackexchange")
+    st = run_source("stackexchange", sample_world / "stackexchange", tmp_path, write_dropped=True)
     truth = truth_rows(sample_world, "stackexchange")
     kept = {d.metadata["key"]: d for d in read_docs(tmp_path / "docs" / "stackexchange")}
     dropped = read_docs(tmp_path / "dropped" / "stackexchange")
@@ -109,9 +107,7 @@ def test_real_sites_threads_numeric_order_no_html_byte_identical(shared_data, tm
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        st = run_source(
-            StackExchangeSource(str(shared_data / "stackexchange"), str(out)), out, "stackexchange"
-        )
+        st = run_source("stackexchange", shared_data / "stackexchange", out)
         outs.append(out)
     assert tree_bytes(outs[0]) == tree_bytes(outs[1])
     docs = read_docs(outs[0] / "docs" / "stackexchange")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from lamina.pipelines.wikipedia import WikipediaConfig, WikipediaSource, remove_stray_quotes, select_dumps
+from lamina.pipelines.wikipedia import WikipediaConfig, remove_stray_quotes, select_dumps
 from tests.sources.conftest import read_docs, run_source, tree_bytes, truth_rows
 
 # Wiki markup that cleaning must remove: templates, links, tables, refs, bold/italic quotes,
@@ -20,9 +20,7 @@ def test_sample_world_meets_ground_truth_byte_identical(sample_world, tmp_path):
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        st = run_source(
-            WikipediaSource(str(sample_world / "wikipedia"), str(out), write_dropped=True), out, "wikipedia"
-        )
+        st = run_source("wikipedia", sample_world / "wikipedia", out, write_dropped=True)
         outs.append(out)
     assert tree_bytes(outs[0]) == tree_bytes(outs[1])
     truth = truth_rows(sample_world, "wikipedia")
@@ -42,9 +40,7 @@ def test_sample_world_meets_ground_truth_byte_identical(sample_world, tmp_path):
 
 
 def test_real_english_dumps_no_markup_left(shared_data, tmp_path):
-    st = run_source(
-        WikipediaSource(str(shared_data / "wikipedia" / "enwiki*"), str(tmp_path)), tmp_path, "wikipedia"
-    )
+    st = run_source("wikipedia", shared_data / "wikipedia" / "enwiki*", tmp_path)
     assert st["conservation_ok"]
     docs = read_docs(tmp_path / "docs" / "wikipedia")
     assert len(docs) == st["documents_kept"] >= 20, st["dropped"]
