@@ -22,6 +22,7 @@ import dataclasses
 import gc
 import os
 import statistics
+import sys
 import time
 import weakref
 
@@ -278,8 +279,13 @@ def bench(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per mode (median reported)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (default: torch's); 1 makes CPU seconds steadiest"
+    )
     parser.add_argument("--no-cuda", action="store_true", help="skip the GPU part even when CUDA exists")
-    args = parser.parse_args(argv or [])
+    args = parser.parse_args([] if argv is None else argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     assert set(BENCH_MODES) == set(CHECKPOINTING_MODES)
     cfg = preset(args.preset, max_seq_len=max(args.seq, preset(args.preset).max_seq_len))
     tokens = args.batch * args.seq
@@ -308,7 +314,7 @@ def bench(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return bench(argv)
+    return bench(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
