@@ -50,8 +50,8 @@ class Stripped:
 
     text: str  # the book text, LF line ends, no leading/trailing blank lines
     markers: str  # one of STYLES: which markers were found
-    header_lines: int  # lines removed before the book
-    footer_lines: int  # lines removed after the book
+    header_lines: int  # non-blank lines removed before the book
+    footer_lines: int  # non-blank lines removed after the book
     title: str  # from the header's "Title:" line, "" when absent
 
 
@@ -71,6 +71,10 @@ def _first(lines: list[str], pattern: re.Pattern[str], start: int = 0) -> int:
         if pattern.search(lines[i]):
             return i
     return -1
+
+
+def _nonblank(lines: list[str]) -> int:
+    return sum(1 for line in lines if line.strip())
 
 
 def strip_gutenberg(text: str) -> Stripped:
@@ -116,7 +120,7 @@ def strip_gutenberg(text: str) -> Stripped:
     return Stripped(
         text="\n".join(line.rstrip() for line in kept),
         markers=markers,
-        header_lines=body_from + lead,
-        footer_lines=len(lines) - body_to + trail,
+        header_lines=_nonblank(lines[: body_from + lead]),
+        footer_lines=_nonblank(lines[body_to - trail :]),
         title=title,
     )

@@ -80,6 +80,10 @@ def test_sample_world_meets_ground_truth(sample_world, tmp_path):
     assert [s["stage"] for s in st["funnel"]] == ["read", "strip_boilerplate", "near_duplicate"]
     strip = st["funnel"][1]
     assert strip["lines_kept"] < strip["lines_in"]
+    # the lines the stage removed are exactly the header and footer lines it reports per book
+    assert strip["lines_in"] - strip["lines_kept"] == sum(
+        st["distributions"]["boilerplate_lines"]["start_end"]
+    )
     assert set(st["distributions"]["boilerplate_lines"]) == {"start_end"}
     assert (st["settings"]["lsh_bands"], st["settings"]["lsh_rows"], st["settings"]["jaccard_threshold"]) == (
         9,
@@ -119,3 +123,32 @@ def test_real_books_one_near_duplicate_no_license_left_byte_identical(shared_dat
     assert jac.pop(("pg1342_2015-edition.txt", "pg1342_2023-edition.txt")) > 0.88
     assert max(jac.values()) < 0.5
     assert {d.metadata["encoding"] for d in kept} == {"utf-8-sig", "cp1252"}
+
+
+def test_clusters_unmarked_and_empty_books_in_the_pipeline(tmp_path):
+    """Three copies of one book (a cluster: only the first-numbered is kept), a book without
+    Gutenberg markers (kept whole), a file with nothing between its markers (`empty`)."""
+    words = " ".join(f"w{i % 97}x{i % 13}" for i in range(4000))
+    other = " ".join(f"z{i % 89}q{i % 7}" for i in range(4000))
+    wrap = "Title: T\n*** START OF THE PROJECT GUTENBERG EBOOK T ***\n{}\n*** END OF THE PROJECT GUTENBERG EBOOK T ***\nlicense"
+    (tmp_path / "in").mkdir()
+    for name, body in [("pg10.txt", words), ("pg9.txt", words + " extra"), ("pg100.txt", words.upper()),
+                       ("pg11.txt", other), ("pg12.txt", "")]:  # fmt: skip
+        (tmp_path / "in" / name).write_text(wrap.format(body), encoding="utf-8")
+    (tmp_path / "in" / "plain.txt").write_text("A plain book.\nNo wrapper at all.\n", encoding="utf-8")
+    st = run_source("books", tmp_path / "in", tmp_path / "out", write_dropped=True)
+    assert st["dropped"] == {"near_duplicate": 2, "empty": 1}
+    kept = {d.metadata["key"]: d for d in read_docs(tmp_path / "out" / "docs" / "books")}
+    assert sorted(kept, key=nd.book_rank) == ["pg9.txt", "pg11.txt", "plain.txt"]
+    assert kept["plain.txt"].metadata["markers"] == "none"
+    assert kept["plain.txt"].text == "A plain book.\nNo wrapper at all."
+    assert st["distributions"]["boilerplate_lines"]["none"] == [0]
+    dropped = {
+        d.metadata["key"]: d.metadata["drop_detail"]
+        for d in read_docs(tmp_path / "out" / "dropped" / "books")
+    }
+    assert set(dropped) == {"pg10.txt", "pg100.txt", "pg12.txt"}
+    assert (
+        "near-duplicate of pg9.txt" in dropped["pg10.txt"]
+        and "near-duplicate of pg9.txt" in dropped["pg100.txt"]
+    )

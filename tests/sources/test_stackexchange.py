@@ -141,3 +141,26 @@ def test_real_sites_threads_numeric_order_no_html_byte_identical(shared_data, tm
         assert not TAG.search(d.text), (d.metadata["key"], TAG.search(d.text).group())
         assert "&lt;" not in d.text and "&amp;" not in d.text
     assert string_sorted_differs > 0  # the real data has threads RedPajama's string sort misorders
+
+
+def test_bad_rows_and_files_are_counted_drops_in_the_pipeline(tmp_path):
+    site = tmp_path / "in" / "tea.stackexchange.com"
+    site.mkdir(parents=True)
+    rows = ('<row Id="1" PostTypeId="1" Score="1" Title="Green or black?" Body="&lt;p&gt;Which?&lt;/p&gt;" />\n'
+            '<row Id="2" PostTypeId="2" ParentId="1" Score="10" Body="&lt;p&gt;green&lt;/p&gt;" />\n'
+            '<row Id="3" PostTypeId="2" ParentId="1" Score="9" Body="&lt;p&gt;black&lt;/p&gt;" />\n'
+            '<row Id="4" PostTypeId="2" ParentId="99" Score="1" Body="&lt;p&gt;orphan&lt;/p&gt;" />\n'
+            '<row Id="5" PostTypeId="1" Score="many" Title="?" />\n'
+            '<row Id="6" PostTypeId="7" Score="0" Body="&lt;p&gt;nomination&lt;/p&gt;" />\n')  # fmt: skip
+    (site / "Posts.xml").write_bytes(_xml(rows))
+    (tmp_path / "in" / "broken.stackexchange.com-Posts.xml.gz").write_bytes(gzip.compress(_xml(rows))[:-40])
+    st = run_source("stackexchange", tmp_path / "in", tmp_path / "out", write_dropped=True)
+    # tea: 1 thread + orphan + malformed + nomination; broken: the same rows until the gzip breaks
+    assert st["dropped"]["orphan_answer"] >= 1 and st["dropped"]["malformed_record"] >= 1
+    assert st["dropped"]["malformed_xml"] == 1 and st["dropped"]["not_question"] >= 1
+    assert st["documents_in"] == st["documents_kept"] + sum(st["dropped"].values())
+    docs = {d.metadata["key"]: d for d in read_docs(tmp_path / "out" / "docs" / "stackexchange")}
+    assert docs["tea.stackexchange.com:1"].text == "Q: Green or black?\nWhich?\nA: green\nA: black"
+    drops = read_docs(tmp_path / "out" / "dropped" / "stackexchange")
+    broken = [d for d in drops if d.metadata["drop_reason"] == "malformed_xml"]
+    assert "broken.stackexchange.com-Posts.xml.gz" in broken[0].metadata["drop_detail"]
