@@ -138,3 +138,22 @@ def test_cli_names_the_broken_shard_at_start(fresh_shards, tmp_path, capsys):
     assert code == 2
     assert "books_00001.idx: shard file listed in" in capsys.readouterr().err
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_cli_trains_copies_the_tokenizer_and_says_where_things_are(fresh_shards, tmp_path, capsys):
+    tok = fresh_shards.parent.parent / "tokenizer" / "tokenizer.model"
+    tok.parent.mkdir()
+    tok.write_bytes(b"sentencepiece model bytes")
+    m = json.loads(fresh_shards.read_text())
+    m["tokenizer"] = {"path": "../tokenizer/tokenizer.model", "sha256": "unused"}
+    fresh_shards.write_text(json.dumps(m))
+    out = tmp_path / "run"
+    sets = ["steps=2", "seq_len=64", "micro_batch=2", "global_batch_tokens=128", "eval_sequences=2"]
+    argv = ["--config", "configs/pretrain/tiny.toml", "--manifest", str(fresh_shards), "--out", str(out)]
+    assert cli.main(argv + [x for s in sets for x in ("--set", s)]) == 0
+    assert (out / "tokenizer.model").read_bytes() == b"sentencepiece model bytes"
+    printed = capsys.readouterr().out
+    assert (
+        f"logs in {out / 'metrics.jsonl'}" in printed and f"checkpoints in {out / 'checkpoints'}" in printed
+    )
+    assert f"latest checkpoint {out / 'checkpoints' / 'step_00000002'}" in printed
