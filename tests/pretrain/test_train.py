@@ -29,9 +29,11 @@ TINY = dict(
 )
 
 
+@pytest.mark.slow  # ~10 s of training, plus importing transformers for the export check
 def test_tiny_run_loss_falls_clearly_and_writes_the_run_directory(shard_set, tmp_path):
     cfg = TrainConfig(**TINY, steps=30, eval_every=15, checkpoint_every=15)
-    records = Trainer(cfg, shard_set, tmp_path).fit()
+    trainer = Trainer(cfg, shard_set, tmp_path)
+    records = trainer.fit()
     losses = [r["loss"] for r in records]
     assert losses[0] == pytest.approx(math.log(260) + 0.5, abs=0.3)  # chance (+ logits of std 1 at init)
     assert sum(losses[-5:]) / 5 < losses[0] - 2.0, losses  # ln 260 = 5.56 -> about 3 (bytes of English)
@@ -47,6 +49,16 @@ def test_tiny_run_loss_falls_clearly_and_writes_the_run_directory(shard_set, tmp
     saved = json.loads((ckpts / "step_00000030" / "model_config.json").read_text())
     assert saved["vocab_size"] == 260 and saved["dim"] == 64  # vocabulary taken from the manifest
     assert not list(ckpts.glob("*.tmp"))
+    # the checkpoint is what `lamina export-hf` reads: Hugging Face's model gives the trained logits
+    from transformers import LlamaForCausalLM
+
+    from lamina.pretrain import hf
+
+    assert hf.main([str(ckpts), str(tmp_path / "hf")]) == 0
+    hf_model = LlamaForCausalLM.from_pretrained(tmp_path / "hf")
+    x = torch.randint(0, 257, (2, 32))
+    with torch.no_grad():
+        torch.testing.assert_close(hf_model(x).logits, trainer.model(x), atol=1e-4, rtol=1e-4)
 
 
 def test_checkpointing_modes_train_the_same_losses(shard_set, tmp_path):
