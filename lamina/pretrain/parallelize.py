@@ -71,9 +71,10 @@ def apply_tp(model: Transformer, tp_mesh: DeviceMesh, async_tp: bool = False) ->
     if async_tp and tp_mesh.device_type == "cuda":
         # Overlap the all-gather / reduce-scatter with the matmuls (symmetric-memory micro-pipelining);
         # takes effect in compiled blocks.
+        import torch._inductor.config as inductor_config
         from torch.distributed._symmetric_memory import enable_symm_mem_for_group
 
-        torch._inductor.config._micro_pipeline_tp = True
+        inductor_config._micro_pipeline_tp = True
         enable_symm_mem_for_group(tp_mesh.get_group().group_name)
 
 
