@@ -171,7 +171,7 @@ def _remove(section, node) -> None:
 _STRAY_QUOTES_RE = re.compile(r"'{2,}")
 
 
-def _remove_stray_quotes(text: str) -> str:
+def remove_stray_quotes(text: str) -> str:
     """Bold/italic quote runs that strip_code leaves when they are unbalanced or run into an
     apostrophe (two quotes closing a title, or three before a possessive s; MediaWiki closes them at
     the end of the line): an odd run between two letters keeps one apostrophe (the possessive),
@@ -187,7 +187,7 @@ def _remove_stray_quotes(text: str) -> str:
 
 def _tidy(text: str) -> str:
     text = _MAGIC_WORD_RE.sub("", text)
-    text = _remove_stray_quotes(text)
+    text = remove_stray_quotes(text)
     for pattern in _LEFTOVER_RES:
         text = pattern.sub("", text)
     text = _BRACKETS_RE.sub("", text)

@@ -29,7 +29,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from lamina.formats.wikipedia import _open_decompressed  # gzip/bzip2 sniffing of a byte stream
+from lamina.formats.wikipedia import open_decompressed  # gzip/bzip2 sniffing of a byte stream
 
 QUESTION, ANSWER = 1, 2
 
@@ -98,7 +98,7 @@ def iter_posts(
     row = 0
     last_id = ""
     try:
-        stream = _open_decompressed(raw)
+        stream = open_decompressed(raw)
         root = None
         try:
             for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=True):

@@ -117,7 +117,7 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _open_decompressed(raw: BinaryIO) -> BinaryIO:
+def open_decompressed(raw: BinaryIO) -> BinaryIO:
     """The decompressed byte stream of `raw`; bzip2 and gzip are recognized by their magic bytes.
     Works on unseekable streams (the sniffed bytes are put back)."""
     head = raw.read(3)
@@ -306,7 +306,7 @@ def iter_pages(
     parser = _new_parser(collector)
     raw = open(path, "rb") if fileobj is None else fileobj  # noqa: SIM115 - closed below if ours
     try:
-        yield from _drive(_open_decompressed(raw), parser, collector, label, on_error)
+        yield from _drive(open_decompressed(raw), parser, collector, label, on_error)
     finally:
         if fileobj is None:
             raw.close()

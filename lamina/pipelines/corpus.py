@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import shutil
 import sys
@@ -32,7 +33,9 @@ from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import WriteDocs, WriteDropped
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-WEB_SOURCES = ("commoncrawl", "c4", "github", "arxiv")
+WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+# Sources whose pipeline module exposes SOURCE_TRANSFORM(spec, config, funnel) and output_name().
+MORE_SOURCES = ("wikipedia", "books", "stackexchange")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--c4-input", default=None, help="C4 json.gz glob or folder (default <input>/c4)")
     p.add_argument("--github-input", default=None, help="GitHub parquet/jsonl files (default <input>/github)")
     p.add_argument("--arxiv-input", default=None, help="arXiv source files (default <input>/arxiv)")
+    for s in MORE_SOURCES:
+        p.add_argument(f"--{s}-input", default=None, help=f"{s} input folder or glob (default <input>/{s})")
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
     )
@@ -134,6 +139,13 @@ class SourceBranch(beam.PTransform):
             spec = args.arxiv_input or f"{inp}/arxiv"
             kept = pbegin | "arxiv" >> arxiv.ArxivSource(spec, cfg.arxiv, funnel)
             name_of, settings = arxiv.output_name(cfg.arxiv.num_shards), opts.as_dict(cfg.arxiv)
+        elif source in MORE_SOURCES:
+            module = importlib.import_module(f"lamina.pipelines.{source}")
+            funnel = Funnel(source, source)
+            spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
+            transform = module.SOURCE_TRANSFORM(spec, getattr(cfg, source), funnel)
+            kept = pbegin | source >> transform
+            name_of, settings = module.output_name(), transform.settings()
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
         written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)

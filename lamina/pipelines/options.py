@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from lamina.pipelines.arxiv import ArxivPipelineConfig
+from lamina.pipelines.books import BooksConfig
 from lamina.pipelines.github import GitHubPipelineConfig
+from lamina.pipelines.stackexchange import StackExchangeConfig
+from lamina.pipelines.wikipedia import WikipediaConfig
 
 # cc_net's English perplexity cutoffs (p30, p60 of its English Wikipedia-trained KenLM), a preset.
 CCNET_EN_CUTOFFS = {"en": (340.0, 520.0)}
@@ -81,6 +84,13 @@ class CorpusConfig:
     run: RunConfig = RunConfig()
     github: GitHubPipelineConfig = GitHubPipelineConfig()
     arxiv: ArxivPipelineConfig = ArxivPipelineConfig()
+    wikipedia: WikipediaConfig = WikipediaConfig()
+    books: BooksConfig = BooksConfig()
+    stackexchange: StackExchangeConfig = StackExchangeConfig()
+
+
+# The TOML tables a corpus config may have, one per CorpusConfig field.
+TABLES = ("ccnet", "c4", "run", "github", "arxiv", "wikipedia", "books", "stackexchange")
 
 
 def _build(cls, table: dict[str, Any], where: str):
@@ -102,15 +112,18 @@ def load_config(path: str | Path | None = None) -> CorpusConfig:
         return CorpusConfig()
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    unknown = set(data) - {"ccnet", "c4", "run", "github", "arxiv"}
+    unknown = set(data) - set(TABLES)
     if unknown:
-        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (ccnet, c4, run, github, arxiv)")
+        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (known: {', '.join(TABLES)})")
     return CorpusConfig(
         ccnet=_build(CCNetConfig, data.get("ccnet", {}), f"{path} [ccnet]"),
         c4=_build(C4PipelineConfig, data.get("c4", {}), f"{path} [c4]"),
         run=_build(RunConfig, data.get("run", {}), f"{path} [run]"),
         github=_build(GitHubPipelineConfig, data.get("github", {}), f"{path} [github]"),
         arxiv=_build(ArxivPipelineConfig, data.get("arxiv", {}), f"{path} [arxiv]"),
+        wikipedia=_build(WikipediaConfig, data.get("wikipedia", {}), f"{path} [wikipedia]"),
+        books=_build(BooksConfig, data.get("books", {}), f"{path} [books]"),
+        stackexchange=_build(StackExchangeConfig, data.get("stackexchange", {}), f"{path} [stackexchange]"),
     )
 
 

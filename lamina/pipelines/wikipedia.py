@@ -16,7 +16,6 @@ the statistics' settings as skipped.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -40,25 +39,6 @@ class WikipediaConfig:
     languages: tuple[str, ...] = LLAMA_LANGUAGES  # dump languages read (LLaMA: June-August 2022, 20)
     max_text_chars: int = wiki.DEFAULT_MAX_TEXT_CHARS  # characters of wikitext; longer: too_long
     file_pattern: str = "*wiki*"  # file names looked for when the input is a folder
-
-
-# Runs of two or more apostrophes that mwparserfromhell's strip_code leaves when bold/italic quotes
-# are unbalanced or run into an apostrophe ("''Iliad'''s", "Achilles''"); MediaWiki itself closes
-# them at the end of the line.
-_STRAY_QUOTES = re.compile(r"'{2,}")
-
-
-def remove_stray_quotes(text: str) -> str:
-    """Remove leftover italic/bold quote runs: an odd run between a letter and a letter keeps one
-    apostrophe (the possessive of "''Iliad'''s"), every other run goes. Belongs in
-    `lamina.filters.wikitext` (reported); applied here so the corpus has no markup left."""
-
-    def fix(m: re.Match[str]) -> str:
-        before = text[m.start() - 1] if m.start() else " "
-        after = text[m.end()] if m.end() < len(text) else " "
-        return "'" if len(m.group()) % 2 == 1 and before.isalnum() and after.isalpha() else ""
-
-    return _STRAY_QUOTES.sub(fix, text)
 
 
 def select_dumps(files: list[tuple[str, str]], languages: tuple[str, ...]) -> tuple[list, list[str]]:
@@ -125,7 +105,7 @@ class Articles(Stage):
         out = wiki.page_to_document(page, cleaner, site)
         if isinstance(out, wiki.WikiDrop):
             return _wiki_drop(out)
-        return out.replace(text=remove_stray_quotes(out.text)).with_metadata(key=page.key)
+        return out.with_metadata(key=page.key)
 
 
 class output_name:  # noqa: N801 - a picklable function

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from lamina.pipelines.wikipedia import WikipediaConfig, remove_stray_quotes, select_dumps
+from lamina.filters.wikitext import remove_stray_quotes
+from lamina.pipelines.wikipedia import WikipediaConfig, select_dumps
 from tests.sources.conftest import read_docs, run_source, tree_bytes, truth_rows
 
 # Wiki markup that cleaning must remove: templates, links, tables, refs, bold/italic quotes,
