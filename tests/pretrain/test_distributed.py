@@ -8,10 +8,12 @@ gradients), so they are not bit-identical; measured differences are around 1e-7 
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from lamina.pretrain.train_config import load_config
 from lamina.pretrain.trainer import Trainer
@@ -40,8 +42,9 @@ def setup(shard_set, tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
     config = root / "tiny.toml"
     config.write_text(CONFIG)
-    ref = Trainer(load_config(config), shard_set, root / "single").fit()
-    return root, config, ref
+    trainer = Trainer(load_config(config), shard_set, root / "single")
+    ref = trainer.fit()
+    return root, config, ref, trainer
 
 
 def torchrun(nproc: int, config, manifest, out, *sets: str) -> list[dict]:
@@ -78,7 +81,7 @@ def assert_same_losses(got: list[dict], ref: list[dict]) -> float:
 
 
 def test_fsdp2_two_ranks_equal_one_process(setup, shard_set):
-    root, config, ref = setup
+    root, config, ref, _ = setup
     got = torchrun(2, config, shard_set, root / "fsdp", "dp_shard=2")
     assert_same_losses(got, ref)
     ckpt = root / "fsdp" / "checkpoints" / "step_00000004"
@@ -88,14 +91,31 @@ def test_fsdp2_two_ranks_equal_one_process(setup, shard_set):
     ]  # each rank its shard
 
 
+def test_two_rank_fsdp_checkpoint_resumes_in_one_process(setup, shard_set, tmp_path):
+    """DCP reshards by name: the 2-rank FSDP2 checkpoint loads into a single process with the weights,
+    AdamW moments and data position of the single-process run at the same step."""
+    root, config, _, single = setup
+    if not (root / "fsdp" / "checkpoints" / "latest").is_file():
+        pytest.skip("needs test_fsdp2_two_ranks_equal_one_process's checkpoint (run the module)")
+    shutil.copytree(root / "fsdp" / "checkpoints", tmp_path / "checkpoints")
+    resumed = Trainer(load_config(config), shard_set, tmp_path, resume=True)
+    assert resumed.step == 4 and resumed.loader.state_dict() == single.loader.state_dict()
+    ref = dict(single.model.named_parameters())
+    for name, p in resumed.model.named_parameters():
+        torch.testing.assert_close(p, ref[name], rtol=1e-5, atol=1e-7)
+        for key in ("exp_avg", "exp_avg_sq"):
+            got, want = resumed.optimizer.state[p][key], single.optimizer.state[ref[name]][key]
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-9)
+
+
 def test_tp_sp_two_ranks_equal_one_process(setup, shard_set):
-    root, config, ref = setup
+    root, config, ref, _ = setup
     got = torchrun(2, config, shard_set, root / "tp", "tp=2")
     assert_same_losses(got, ref)
 
 
 @pytest.mark.slow
 def test_fsdp2_x_tp_2x2_equals_one_process(setup, shard_set):
-    root, config, ref = setup
+    root, config, ref, _ = setup
     got = torchrun(4, config, shard_set, root / "2d", "tp=2", "dp_shard=2")
     assert_same_losses(got, ref)
