@@ -133,7 +133,9 @@ class Trainer:
         self.step = 0
         self.ckpt_dir = self.out / "checkpoints"
         if not resume and checkpoint.latest(self.ckpt_dir) is not None:
-            self.print(f"warning: {self.ckpt_dir} holds checkpoints; starting from step 0 (pass --resume to continue)")
+            self.print(
+                f"warning: {self.ckpt_dir} holds checkpoints; starting from step 0 (pass --resume to continue)"
+            )
         if resume:
             found = checkpoint.latest(self.ckpt_dir)
             if found is not None:
