@@ -15,10 +15,11 @@ from lamina.pipelines.corpus import main, run
 from tests.pipelines.conftest import FN_API_RUNNER, IN_PROCESS
 
 # (pipeline, outcome) -> (minimum precision, minimum recall) on the sample world. The aim is
-# 0.95 for language, duplicates and spam (perplexity_tail); it is met for CCNet. Below it, and why:
-# - C4 language precision (measured 0.85-0.92 with successive sample models): C4 keeps English at
-#   score >= 0.99 (TFDS's number, meant for langdetect); the sample LID, trained on Wikipedia prose
-#   only, scores some English shop pages 0.983-0.989 — a calibration matter of the LID model.
+# 0.95 for language, duplicates and spam (perplexity_tail). C4 keeps English at score >= 0.99 (TFDS's
+# number): with 10 passes over its ~2,000 Wikipedia paragraphs the sample LID scored English shop pages
+# 0.983-0.989 (C4 language precision 0.83-0.90 over world seeds 0-2); trained until it has seen 50,000
+# examples (LidConfig.min_examples_seen, ~26 passes) it scores every English page >= 0.995 and character
+# noise <= 0.43, and C4 language precision and recall are 1.0 on seeds 0-2. Below the aim, and why:
 # - wikiref (measured 0.93): a 60-page classifier; the threshold is RedPajama's 0.25.
 TARGETS = {
     ("ccnet", "language"): (0.95, 0.95),
@@ -30,7 +31,7 @@ TARGETS = {
     ("ccnet", "malformed_record"): (1.0, 1.0),
     ("ccnet", "wikiref"): (0.85, 0.85),
     ("ccnet", "kept"): (0.95, 0.95),
-    ("c4", "language"): (0.80, 0.95),
+    ("c4", "language"): (0.95, 0.95),
     ("c4", "duplicate_url"): (0.95, 0.95),
     ("c4", "too_few_sentences"): (0.95, 0.95),
     ("c4", "too_long"): (1.0, 1.0),
