@@ -184,9 +184,13 @@ class Transformer(nn.Module):
             # how the parameter is sharded; a sharded (DTensor) parameter keeps its own shard.
             values = (torch.randn(param.shape, generator=gen, dtype=torch.float32) * std).to(param.dtype)
             if hasattr(param, "device_mesh"):  # a DTensor: FSDP2 / tensor-parallel sharded
-                from torch.distributed.tensor import distribute_tensor  # only reached when sharded
+                from torch.distributed.tensor import Replicate, distribute_tensor  # only when sharded
 
-                values = distribute_tensor(values.to(param.device), param.device_mesh, param.placements)
+                # Replicate first, then redistribute: distribute_tensor cannot go straight to uneven
+                # (e.g. FSDP x TP _StridedShard) placements, as a vocabulary not divisible by the mesh.
+                mesh = param.device_mesh
+                values = distribute_tensor(values.to(param.device), mesh, [Replicate()] * mesh.ndim)
+                values = values.redistribute(mesh, param.placements)
             param.copy_(values.to(param.device))
 
         fill(self.tok_embeddings.weight, 0.02)

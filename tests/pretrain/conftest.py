@@ -18,9 +18,8 @@ from lamina.tokenize.indexed import IndexedWriter
 from lamina.tokenize.shards import sha256_file, write_manifest
 
 EOS = 256
-# 256 bytes + EOS, padded to 260 so the embedding splits evenly over a 2x2 (FSDP x TP) mesh: the model's
-# init_weights cannot yet distribute_tensor onto uneven _StridedShard placements (reported upstream).
-VOCAB = 260
+# 256 bytes + EOS: 257 does not split evenly over a 2x2 (FSDP x TP) mesh, which init_weights must handle.
+VOCAB = 257
 
 
 def _docs(shared: Path) -> dict[str, list[bytes]]:
