@@ -20,7 +20,8 @@ from tests.pipelines.conftest import FN_API_RUNNER, IN_PROCESS
 # 0.983-0.989 (C4 language precision 0.83-0.90 over world seeds 0-2); trained until it has seen 50,000
 # examples (LidConfig.min_examples_seen, ~26 passes) it scores every English page >= 0.995 and character
 # noise <= 0.43, and C4 language precision and recall are 1.0 on seeds 0-2. Below the aim, and why:
-# - wikiref (measured 0.93): a 60-page classifier; the threshold is RedPajama's 0.25.
+# - wikiref (measured 1.0/1.0 on seed 0, 1.0/0.93 on seeds 1-2): a classifier trained on ~60 cited pages
+#   and as many random ones; a good page drawn as a random negative can fall below RedPajama's 0.25.
 TARGETS = {
     ("ccnet", "language"): (0.95, 0.95),
     ("ccnet", "duplicate_digest"): (0.95, 0.95),
@@ -29,7 +30,7 @@ TARGETS = {
     ("ccnet", "too_short"): (0.95, 0.95),
     ("ccnet", "invalid_utf8"): (1.0, 1.0),
     ("ccnet", "malformed_record"): (1.0, 1.0),
-    ("ccnet", "wikiref"): (0.85, 0.85),
+    ("ccnet", "wikiref"): (0.90, 0.90),
     ("ccnet", "kept"): (0.95, 0.95),
     ("c4", "language"): (0.95, 0.95),
     ("c4", "duplicate_url"): (0.95, 0.95),
