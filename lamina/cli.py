@@ -8,8 +8,14 @@ import sys
 
 COMMANDS = {
     "sample": ("lamina.sample", "write the sample world (inputs of all seven formats + ground truth)"),
-    "models": ("lamina.models", "train language id, per-language SentencePiece + KenLM, reference classifier"),
-    "corpus": ("lamina.pipelines.corpus", "run the source pipelines on Beam (--runner, Beam options pass through)"),
+    "models": (
+        "lamina.models",
+        "train language id, per-language SentencePiece + KenLM, reference classifier",
+    ),
+    "corpus": (
+        "lamina.pipelines.corpus",
+        "run the source pipelines on Beam (--runner, Beam options pass through)",
+    ),
     "tokenizer": ("lamina.tokenize.cli", "tokenizer train | shards: SentencePiece BPE and Megatron shards"),
     "report": ("lamina.reports.cli", "build the HTML filter reports from a corpus run's statistics"),
     "pretrain": ("lamina.pretrain.cli", "train a LLaMA model (under torchrun for several processes)"),
