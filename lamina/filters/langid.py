@@ -34,8 +34,9 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class LanguageIdentifier:
-    """`predict(text) -> (lang, score)`: the top-1 language code and its probability."""
+class LazyFastText:
+    """A fastText model by path, loaded on first use of `model` (once, even when several threads of a
+    Beam worker ask at the same time) and never pickled: a DoFn holding one ships only the path."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -48,6 +49,13 @@ class LanguageIdentifier:
                 if self._model is None:
                     self._model = load_fasttext(self.path)
         return self._model
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_model": None}
+
+
+class LanguageIdentifier(LazyFastText):
+    """`predict(text) -> (lang, score)`: the top-1 language code and its probability."""
 
     def labels(self) -> list[str]:
         """The language codes the model knows."""
@@ -67,6 +75,3 @@ class LanguageIdentifier:
             for i, label, prob in zip(todo, labels, probs, strict=True):
                 out[i] = (label[0].removeprefix(LABEL_PREFIX), min(1.0, float(prob[0])))
         return out
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_model": None}

@@ -8,27 +8,14 @@ Short texts score near 0 (RedPajama issue 62): the threshold is meant for full p
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from lamina.filters.langid import LABEL_PREFIX, load_fasttext, one_line
+from lamina.filters.langid import LABEL_PREFIX, LazyFastText, one_line
 
 WIKI_LABEL = f"{LABEL_PREFIX}wiki"
 CC_LABEL = f"{LABEL_PREFIX}cc"
 
 
-class WikiRefClassifier:
+class WikiRefClassifier(LazyFastText):
     """`prob(text) -> P(wiki)`; the model loads on first use and is not pickled."""
-
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._model: Any = None
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            self._model = load_fasttext(self.path)
-        return self._model
 
     def prob(self, text: str) -> float:
         return self.prob_many([text])[0]
@@ -41,6 +28,3 @@ class WikiRefClassifier:
             scores = dict(zip(labs, (float(p) for p in ps), strict=True))
             out.append(min(1.0, scores.get(WIKI_LABEL, 0.0)))
         return out
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_model": None}
