@@ -10,26 +10,25 @@ Stages:
 Kept documents carry `arxiv_id` (the ground-truth key), `url`, `main`, `tex_files`, `macros` and
 `macro_expansions`.
 
-Entry point for `lamina corpus` (like the CCNet and C4 branches): `ArxivSource(spec, config, funnel)`
-applied to the pipeline root; `output_name` names the output file of a kept document.
+Entry point for `lamina corpus` (the protocol of every source module, `corpus.build_source`):
+`SOURCE_TRANSFORM(spec, config, funnel)` applied to the pipeline root; its `output_name()` names the
+output file of a kept document, its `settings()` the statistics' settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
 from lamina.documents import Document, stable_id
 from lamina.filters import latex
 from lamina.formats import arxiv as fmt
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.writers import ShardedName
 
-READ = "read"
 PATTERNS = ("*.gz", "*.tgz", "*.tar", "*.tex")  # *.gz covers <id>.tar.gz and <id>.gz
 
 
@@ -76,12 +75,9 @@ class _ReadPapersFn(beam.DoFn):
         else:
             item = fmt.read_paper(data, label, self.limits)
         if isinstance(item, fmt.PaperDrop):
-            d = Dropped(item.reason, _drop_doc(item.id, item.file), item.detail)
-            yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
-            yield TaggedOutput(DROPPED, (READ, d))
+            yield from read_drop(Dropped(item.reason, _drop_doc(item.id, item.file), item.detail))
         else:
-            yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-            yield item
+            yield from read_kept(item)
 
 
 class ReadArxiv(beam.PTransform):
@@ -167,29 +163,15 @@ class ArxivSource(beam.PTransform):
         self.funnel.add_stage(READ, read[DROPPED], read[TALLY])
         return read.docs | "filter" >> Arxiv(self.funnel)
 
+    def settings(self) -> dict:
+        """The statistics' `settings`: the config as given."""
+        return dataclasses.asdict(self.config)
 
-class output_name:  # noqa: N801 - a picklable function of the config
-    """`arxiv` (one file) or `arxiv_<k>` of `num_shards` (by document id)."""
-
-    def __init__(self, num_shards: int = 1):
-        self.num_shards = num_shards
-
-    def __call__(self, doc: Document) -> str:
-        if self.num_shards == 1:
-            return "arxiv"
-        k = int(hashlib.sha1(doc.id.encode()).hexdigest()[:8], 16) % self.num_shards
-        return f"arxiv_{k:05d}"
+    def output_name(self) -> ShardedName:
+        """`arxiv` (one file) or `arxiv_<k>` of `num_shards` (by document id)."""
+        return ShardedName("arxiv", self.config.num_shards)
 
 
-def build(p: beam.Pipeline, spec: str, out: str, config: ArxivPipelineConfig, write_dropped: bool = False):
-    """The branch `lamina corpus` builds for arXiv, on pipeline `p`: read, clean, write
-    `<out>/docs/arxiv/`, `<out>/dropped/arxiv/` (if asked) and `<out>/stats/arxiv.json`."""
-    from lamina.pipelines.writers import WriteDocs, WriteDropped
-
-    out = out.rstrip("/")
-    funnel = Funnel(fmt.SOURCE, "arxiv")
-    kept = p | "arxiv" >> ArxivSource(spec, config, funnel)
-    written = kept | "arxiv_write" >> WriteDocs(f"{out}/docs/arxiv", output_name(config.num_shards))
-    if write_dropped:
-        _ = funnel.all_drops("arxiv_drops") | "arxiv_write_dropped" >> WriteDropped(f"{out}/dropped/arxiv")
-    return funnel.finish(written, f"{out}/stats/arxiv.json", dataclasses.asdict(config))
+# The names `lamina corpus` (and the tests) look up in every source module.
+CONFIG = ArxivPipelineConfig
+SOURCE_TRANSFORM = ArxivSource

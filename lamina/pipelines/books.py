@@ -30,16 +30,15 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
 from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.writers import ShardedName
 
 SOURCE = "books"
-READ = "read"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,11 +54,6 @@ class BooksConfig:
         return nd.jaccard_threshold(self.overlap)
 
 
-def _drop(d: Dropped):
-    yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
-    yield TaggedOutput(DROPPED, (READ, d))
-
-
 class _ReadBookFn(beam.DoFn):
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -71,16 +65,15 @@ class _ReadBookFn(beam.DoFn):
         try:
             size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
             if size > self.max_bytes:
-                yield from _drop(Dropped("too_long", doc, f"{label}: {size} bytes > {self.max_bytes}"))
+                yield from read_drop(Dropped("too_long", doc, f"{label}: {size} bytes > {self.max_bytes}"))
                 return
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 data = f.read()
         except Exception as e:  # noqa: BLE001 - a file we cannot read is a counted drop, not a crash
-            yield from _drop(Dropped("malformed_record", doc, f"cannot read {path}: {e}"))
+            yield from read_drop(Dropped("malformed_record", doc, f"cannot read {path}: {e}"))
             return
         text, encoding = decode_book(data)
-        yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-        yield doc.replace(text=text).with_metadata(encoding=encoding)
+        yield from read_kept(doc.replace(text=text).with_metadata(encoding=encoding))
 
 
 class StripBoilerplate(Stage):
@@ -161,13 +154,6 @@ class NearDuplicate(Stage):
         return Dropped(nd.NEAR_DUPLICATE, doc, f"near-duplicate of {rep_key} (estimated Jaccard {jac})")
 
 
-class output_name:  # noqa: N801 - a picklable function
-    """`books`: one output file (docs/books/books.jsonl.gz)."""
-
-    def __call__(self, doc: Document) -> str:
-        return SOURCE
-
-
 class BooksSource(beam.PTransform):
     """Read + strip + near-dedup: the Books branch of `lamina corpus` up to the writer. Applied to a
     pipeline's root; outputs the kept books; registers its stages in `funnel`."""
@@ -224,6 +210,10 @@ class BooksSource(beam.PTransform):
             "shingle_chars": nd.SHINGLE_CHARS,
             "files": [label for _, label in self.files],
         }
+
+    def output_name(self) -> ShardedName:
+        """`books`: one output file (docs/books/books.jsonl.gz)."""
+        return ShardedName(SOURCE)
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

@@ -30,12 +30,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from lamina.pipelines import options as opts
 from lamina.pipelines.accounting import Funnel, check_conservation
 from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
-from lamina.pipelines.writers import WriteDocs, WriteDropped
+from lamina.pipelines.writers import ShardedName, WriteDocs, WriteDropped
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
-# Sources whose pipeline module exposes SOURCE_TRANSFORM(spec, config, funnel) and output_name().
-MORE_SOURCES = ("wikipedia", "books", "stackexchange")
+# Sources whose pipeline module lamina.pipelines.<source> exposes CONFIG (its config class) and
+# SOURCE_TRANSFORM(spec, config, funnel), a transform with settings() and output_name(); each has
+# a --<source>-input option and a [<source>] config table.
+MODULE_SOURCES = ("github", "arxiv", "wikipedia", "books", "stackexchange")
+_INPUT_HELP = {
+    "github": "GitHub parquet/jsonl files (default <input>/github)",
+    "arxiv": "arXiv source files (default <input>/arxiv)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,10 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         "--cc-input", default=None, help="WET glob, folder or wet.paths list (default <input>/cc/wet.paths)"
     )
     p.add_argument("--c4-input", default=None, help="C4 json.gz glob or folder (default <input>/c4)")
-    p.add_argument("--github-input", default=None, help="GitHub parquet/jsonl files (default <input>/github)")
-    p.add_argument("--arxiv-input", default=None, help="arXiv source files (default <input>/arxiv)")
-    for s in MORE_SOURCES:
-        p.add_argument(f"--{s}-input", default=None, help=f"{s} input folder or glob (default <input>/{s})")
+    for s in MODULE_SOURCES:
+        default_help = f"{s} input folder or glob (default <input>/{s})"
+        p.add_argument(f"--{s}-input", default=None, help=_INPUT_HELP.get(s, default_help))
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
     )
@@ -86,6 +91,33 @@ def _cc_default(inp: str) -> str:
     return paths if FileSystems.exists(paths) else f"{inp}/cc"
 
 
+def write_outputs(kept, funnel: Funnel, source: str, out: str, name_of, settings: dict, write_dropped: bool):
+    """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>.jsonl.gz`,
+    the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), the statistics to
+    `<out>/stats/<source>.json`. Returns the statistics' PCollection."""
+    written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
+    if write_dropped:
+        _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
+    return funnel.finish(written, f"{out}/stats/{source}.json", settings)
+
+
+def build_source(pbegin, source: str, spec: str, out: str, config=None, write_dropped: bool = False):
+    """Apply the branch of one of MODULE_SOURCES to `pbegin` (a pipeline, or a composite's input):
+    the module's SOURCE_TRANSFORM on input `spec` (read + filter, every stage in a Funnel), then
+    `write_outputs` under `out`. `config`: the module's config (None: its defaults). Returns the
+    statistics' PCollection. `SourceBranch` builds these sources with it, and so do the tests."""
+    if source not in MODULE_SOURCES:
+        raise ValueError(f"{source!r} is not one of {', '.join(MODULE_SOURCES)}")
+    module = importlib.import_module(f"lamina.pipelines.{source}")
+    funnel = Funnel(source, source)
+    transform = module.SOURCE_TRANSFORM(spec, module.CONFIG() if config is None else config, funnel)
+    kept = pbegin | source >> transform
+    settings = transform.settings()  # after the transform is applied: some list the files read
+    return write_outputs(
+        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped
+    )
+
+
 class SourceBranch(beam.PTransform):
     """One source's read -> filter -> write -> statistics branch (labels scoped by the source)."""
 
@@ -94,12 +126,15 @@ class SourceBranch(beam.PTransform):
         self.source, self.args, self.cfg = source, args, cfg
 
     def expand(self, pbegin):
-        from lamina.pipelines import arxiv, github
         from lamina.pipelines.c4 import C4
         from lamina.pipelines.ccnet import CCNet, output_name
 
         source, args, cfg = self.source, self.args, self.cfg
         inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        write_dropped = args.write_dropped or cfg.run.write_dropped
+        if source in MODULE_SOURCES:
+            spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
+            return build_source(pbegin, source, spec, out, getattr(cfg, source), write_dropped)
         if source == "commoncrawl":
             funnel = Funnel("commoncrawl", "ccnet")
             read = pbegin | "read" >> ReadWet(
@@ -128,30 +163,11 @@ class SourceBranch(beam.PTransform):
             funnel.add_stage("read", read.dropped, read.tally)
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(args.models, badwords, cfg.c4, funnel)
-            name_of, settings = _c4_name(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
-        elif source == "github":
-            funnel = Funnel("github", "github")
-            spec = args.github_input or f"{inp}/github"
-            kept = pbegin | "github" >> github.GitHubSource(spec, cfg.github, funnel)
-            name_of, settings = github.output_name(cfg.github.num_shards), opts.as_dict(cfg.github)
-        elif source == "arxiv":
-            funnel = Funnel("arxiv", "arxiv")
-            spec = args.arxiv_input or f"{inp}/arxiv"
-            kept = pbegin | "arxiv" >> arxiv.ArxivSource(spec, cfg.arxiv, funnel)
-            name_of, settings = arxiv.output_name(cfg.arxiv.num_shards), opts.as_dict(cfg.arxiv)
-        elif source in MORE_SOURCES:
-            module = importlib.import_module(f"lamina.pipelines.{source}")
-            funnel = Funnel(source, source)
-            spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
-            transform = module.SOURCE_TRANSFORM(spec, getattr(cfg, source), funnel)
-            kept = pbegin | source >> transform
-            name_of, settings = module.output_name(), transform.settings()
+            # one file per run: <language>.jsonl.gz
+            name_of, settings = ShardedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
-        written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
-        if args.write_dropped or cfg.run.write_dropped:
-            _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
-        return funnel.finish(written, f"{out}/stats/{source}.json", settings)
+        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped)
 
 
 @dataclasses.dataclass
@@ -159,14 +175,6 @@ class _Reads:
     docs: Any
     dropped: Any
     tally: Any
-
-
-class _c4_name:  # noqa: N801 - a picklable constant function
-    def __init__(self, language: str):
-        self.language = language
-
-    def __call__(self, doc) -> str:
-        return self.language
 
 
 def _clear_local(out: str, source: str) -> None:

@@ -11,9 +11,10 @@ Stages, in the order that names a drop (interfaces.md):
      mean_line_length, alnum_fraction, alpha_per_token on the cleaned text
 The rules are the pure functions of `lamina.filters.github`; this module only wires them.
 
-Entry point for `lamina corpus` (the same shape as the CCNet and C4 branches): `GitHubSource(spec,
-config, funnel)` applied to the pipeline root reads and filters, registering every stage in `funnel`;
-`output_name` names the output file of a kept document.
+Entry point for `lamina corpus` (the protocol of every source module, `corpus.build_source`):
+`SOURCE_TRANSFORM(spec, config, funnel)` applied to the pipeline root reads and filters, registering
+every stage in `funnel`; its `output_name()` names the output file of a kept document, its
+`settings()` the statistics' settings.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ import hashlib
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
 from lamina.documents import Document, stable_id
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs
-
-READ = "read"
+from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.writers import ShardedName
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +67,7 @@ def input_files(spec: str) -> list[tuple[str, str]]:
 
 def _drop(d: fmt.RowDrop):
     doc = Document(d.id, fmt.SOURCE, "", {"file": d.file, "record": d.record})
-    yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
-    yield TaggedOutput(DROPPED, (READ, Dropped(d.reason, doc, d.detail)))
+    yield from read_drop(Dropped(d.reason, doc, d.detail))
 
 
 def _emit(items):
@@ -77,8 +75,7 @@ def _emit(items):
         if isinstance(item, fmt.RowDrop):
             yield from _drop(item)
         else:
-            yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-            yield item
+            yield from read_kept(item)
 
 
 class _ReadFilesFn(beam.DoFn):
@@ -253,29 +250,15 @@ class GitHubSource(beam.PTransform):
         self.funnel.add_stage(READ, read[DROPPED], read[TALLY])
         return read.docs | "filter" >> GitHub(self.config, self.funnel)
 
+    def settings(self) -> dict:
+        """The statistics' `settings`: the config as given."""
+        return dataclasses.asdict(self.config)
 
-class output_name:  # noqa: N801 - a picklable function of the config
-    """`github` (one file) or `github_<k>` of `num_shards` (by document id)."""
-
-    def __init__(self, num_shards: int = 1):
-        self.num_shards = num_shards
-
-    def __call__(self, doc: Document) -> str:
-        if self.num_shards == 1:
-            return "github"
-        k = int(hashlib.sha1(doc.id.encode()).hexdigest()[:8], 16) % self.num_shards
-        return f"github_{k:05d}"
+    def output_name(self) -> ShardedName:
+        """`github` (one file) or `github_<k>` of `num_shards` (by document id)."""
+        return ShardedName("github", self.config.num_shards)
 
 
-def build(p: beam.Pipeline, spec: str, out: str, config: GitHubPipelineConfig, write_dropped: bool = False):
-    """The branch `lamina corpus` builds for GitHub, on pipeline `p`: read, filter, write
-    `<out>/docs/github/`, `<out>/dropped/github/` (if asked) and `<out>/stats/github.json`."""
-    from lamina.pipelines.writers import WriteDocs, WriteDropped
-
-    out = out.rstrip("/")
-    funnel = Funnel(fmt.SOURCE, "github")
-    kept = p | "github" >> GitHubSource(spec, config, funnel)
-    written = kept | "github_write" >> WriteDocs(f"{out}/docs/github", output_name(config.num_shards))
-    if write_dropped:
-        _ = funnel.all_drops("github_drops") | "github_write_dropped" >> WriteDropped(f"{out}/dropped/github")
-    return funnel.finish(written, f"{out}/stats/github.json", dataclasses.asdict(config))
+# The names `lamina corpus` (and the tests) look up in every source module.
+CONFIG = GitHubPipelineConfig
+SOURCE_TRANSFORM = GitHubSource

@@ -96,20 +96,28 @@ class _ReadWetFn(beam.DoFn):
             f = _open(path)
         except Exception as e:  # noqa: BLE001 - a file we cannot open is a counted drop, not a crash
             doc = Document(stable_id(self.source, label), self.source, "", {"file": label})
-            yield from _drop(Dropped("malformed_record", doc, f"cannot open {path}: {e}"))
+            yield from read_drop(Dropped("malformed_record", doc, f"cannot open {path}: {e}"))
             return
         with f:
             for item in iter_wet(path, fileobj=f, label=label, max_bytes=self.max_bytes, source=self.source):
                 if isinstance(item, WetDrop):
-                    yield from _drop(_as_dropped(item, self.source))
+                    yield from read_drop(_as_dropped(item, self.source))
                 else:
-                    yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-                    yield item
+                    yield from read_kept(item)
 
 
-def _drop(d: Dropped):
+def read_drop(d: Dropped):
+    """A reader's counted drop (every source's `read` stage): its tally and the (stage, Dropped) pair
+    on the DROPPED output."""
     yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
     yield TaggedOutput(DROPPED, (READ, d))
+
+
+def read_kept(item):
+    """A reader's kept element (a Document, or what the source's first stage takes): its tally, then
+    the element on the main output."""
+    yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
+    yield item
 
 
 class ReadWet(beam.PTransform):
@@ -154,7 +162,7 @@ class _ReadC4JsonFn(beam.DoFn):
                     line = lines.readline()
                 except (UnicodeDecodeError, EOFError, OSError) as e:
                     doc = Document(doc_id, self.source, "", {"file": label, "record": n})
-                    yield from _drop(Dropped("malformed_record", doc, f"{label} line {n + 1}: {e}"))
+                    yield from read_drop(Dropped("malformed_record", doc, f"{label} line {n + 1}: {e}"))
                     return
                 if not line:
                     return
@@ -163,12 +171,11 @@ class _ReadC4JsonFn(beam.DoFn):
                     url, text = str(d["url"]), str(d["text"])
                 except (ValueError, KeyError, TypeError) as e:
                     doc = Document(doc_id, self.source, "", {"file": label, "record": n})
-                    yield from _drop(Dropped("malformed_record", doc, f"{label} line {n + 1}: {e}"))
+                    yield from read_drop(Dropped("malformed_record", doc, f"{label} line {n + 1}: {e}"))
                     n += 1
                     continue
                 meta = {"url": url, "timestamp": str(d.get("timestamp", "")), "file": label, "record": n}
-                yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-                yield Document(doc_id, self.source, text, meta)
+                yield from read_kept(Document(doc_id, self.source, text, meta))
                 n += 1
 
 

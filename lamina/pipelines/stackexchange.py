@@ -31,6 +31,7 @@ from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
 from lamina.pipelines.accounting import Dropped, Funnel, Stage
 from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.writers import MetadataName
 
 SOURCE = "stackexchange"
 
@@ -128,13 +129,6 @@ class Threads(Stage):
             yield Dropped("malformed_record", _row_document(q), detail)
 
 
-class output_name:  # noqa: N801 - a picklable function
-    """`<site>`: one output file per site (docs/stackexchange/<site>.jsonl.gz)."""
-
-    def __call__(self, doc: Document) -> str:
-        return doc.metadata["site"]
-
-
 class StackExchangeSource(beam.PTransform):
     """Read + thread: the StackExchange branch of `lamina corpus` up to the writer. Applied to a
     pipeline's root; outputs the kept threads; registers its stage in `funnel`."""
@@ -167,6 +161,10 @@ class StackExchangeSource(beam.PTransform):
     def settings(self) -> dict:
         """The statistics' `settings` (after the transform is applied: it lists the files read)."""
         return {**dataclasses.asdict(self.config), "files": [label for _, label in self.files]}
+
+    def output_name(self) -> MetadataName:
+        """`<site>`: one output file per site (docs/stackexchange/<site>.jsonl.gz)."""
+        return MetadataName("site")
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

@@ -19,15 +19,14 @@ import dataclasses
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
 from lamina.documents import Document, stable_id
 from lamina.formats import wikipedia as wiki
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.writers import MetadataName
 
 SOURCE = "wikipedia"
-READ = "read"
 LLAMA_LANGUAGES = (
     "bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu",
     "it", "nl", "pl", "pt", "ro", "ru", "sl", "sr", "sv", "uk",
@@ -56,11 +55,6 @@ def _wiki_drop(d: wiki.WikiDrop) -> Dropped:
     return Dropped(d.reason, Document(d.id, SOURCE, "", meta), d.detail)
 
 
-def _drop(d: Dropped):
-    yield TaggedOutput(TALLY, ((READ, "dropped", d.reason), 1))
-    yield TaggedOutput(DROPPED, (READ, d))
-
-
 class _ReadPagesFn(beam.DoFn):
     """One dump file -> (Page, SiteInfo) per page; a broken file ends with one counted drop."""
 
@@ -73,7 +67,7 @@ class _ReadPagesFn(beam.DoFn):
             f = FileSystems.open(path, compression_type="uncompressed")
         except Exception as e:  # noqa: BLE001 - a file we cannot open is a counted drop, not a crash
             doc = Document(stable_id(SOURCE, label), SOURCE, "", {"file": label})
-            yield from _drop(Dropped("malformed_record", doc, f"cannot open {path}: {e}"))
+            yield from read_drop(Dropped("malformed_record", doc, f"cannot open {path}: {e}"))
             return
         site = wiki.SiteInfo()
         with f:
@@ -82,10 +76,9 @@ class _ReadPagesFn(beam.DoFn):
             )
             for item in pages:
                 if isinstance(item, wiki.WikiDrop):
-                    yield from _drop(_wiki_drop(item))
+                    yield from read_drop(_wiki_drop(item))
                 else:
-                    yield TaggedOutput(TALLY, ((READ, "kept", ""), 1))
-                    yield (item, site)
+                    yield from read_kept((item, site))
 
 
 class Articles(Stage):
@@ -106,13 +99,6 @@ class Articles(Stage):
         if isinstance(out, wiki.WikiDrop):
             return _wiki_drop(out)
         return out.with_metadata(key=page.key)
-
-
-class output_name:  # noqa: N801 - a picklable function
-    """`<lang>`: one output file per dump language (docs/wikipedia/<lang>.jsonl.gz)."""
-
-    def __call__(self, doc: Document) -> str:
-        return doc.metadata.get("lang") or "unknown"
 
 
 class WikipediaSource(beam.PTransform):
@@ -149,6 +135,10 @@ class WikipediaSource(beam.PTransform):
         """The statistics' `settings` (after the transform is applied: it lists the files read)."""
         files = [label for _, label in self.files]
         return {**dataclasses.asdict(self.config), "files": files, "skipped_files": self.skipped}
+
+    def output_name(self) -> MetadataName:
+        """`<lang>`: one output file per dump language (docs/wikipedia/<lang>.jsonl.gz)."""
+        return MetadataName("lang", "unknown")
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

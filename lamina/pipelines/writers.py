@@ -8,6 +8,7 @@ the final name (cc_net does the same with its `.tmp` files).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import uuid
 
@@ -42,6 +43,35 @@ def gzip_lines(lines: list[str]) -> bytes:
             gz.write(line.encode("utf-8"))
             gz.write(b"\n")
     return buf.getvalue()
+
+
+class ShardedName:
+    """Names a kept document's output file: `<prefix>` (num_shards 1), else `<prefix>_<k:05d>` with
+    k = sha1(document id) mod num_shards. A class, not a closure, so Beam pickles it plainly."""
+
+    def __init__(self, prefix: str, num_shards: int = 1):
+        self.prefix = prefix
+        self.num_shards = num_shards
+
+    def __call__(self, doc: Document) -> str:
+        if self.num_shards == 1:
+            return self.prefix
+        k = int(hashlib.sha1(doc.id.encode()).hexdigest()[:8], 16) % self.num_shards
+        return f"{self.prefix}_{k:05d}"
+
+
+class MetadataName:
+    """Names a document's output file by one of its metadata fields (a language, a site, a drop
+    reason); `default` when the field is missing or empty (None: the field is required)."""
+
+    def __init__(self, field: str, default: str | None = None):
+        self.field = field
+        self.default = default
+
+    def __call__(self, doc: Document) -> str:
+        if self.default is None:
+            return doc.metadata[self.field]
+        return doc.metadata.get(self.field) or self.default
 
 
 def _write_group(kv, directory: str) -> int:
@@ -86,4 +116,4 @@ class WriteDropped(beam.PTransform):
 
     def expand(self, drops):
         docs = drops | "as_documents" >> beam.Map(lambda sd: dropped_document(*sd))
-        return docs | "write_dropped" >> WriteDocs(self.directory, lambda d: d.metadata["drop_reason"])
+        return docs | "write_dropped" >> WriteDocs(self.directory, MetadataName("drop_reason"))

@@ -18,6 +18,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from lamina.filters import latex
 from lamina.formats import arxiv as fmt
 from lamina.pipelines import arxiv as ax
+from lamina.pipelines.corpus import build_source
 
 FN_API_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 DOC = (
@@ -167,7 +168,7 @@ def test_corrupt_tar_is_named_drop():
 
 def _run(spec: Path, out: Path) -> dict:
     p = BeamPipeline(runner=FN_API_RUNNER, options=PipelineOptions([]))
-    ax.build(p, str(spec), str(out), ax.ArxivPipelineConfig(), write_dropped=True)
+    build_source(p, "arxiv", str(spec), str(out), ax.ArxivPipelineConfig(), write_dropped=True)
     p.run().wait_until_finish()
     return json.loads((out / "stats" / "arxiv.json").read_text())
 

@@ -15,6 +15,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
 from lamina.pipelines import github as gh
+from lamina.pipelines.corpus import build_source
 
 FN_API_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
@@ -155,7 +156,7 @@ def test_bigquery_sql_is_redpajamas_join_with_parameters():
 
 def _run(world: Path, out: Path) -> dict:
     p = BeamPipeline(runner=FN_API_RUNNER, options=PipelineOptions([]))
-    gh.build(p, str(world / "github"), str(out), gh.GitHubPipelineConfig(), write_dropped=True)
+    build_source(p, "github", str(world / "github"), str(out), gh.GitHubPipelineConfig(), write_dropped=True)
     p.run().wait_until_finish()
     return json.loads((out / "stats" / "github.json").read_text())
 
