@@ -15,6 +15,7 @@ from lamina.pretrain.model import Transformer
 from lamina.pretrain.optim import clip_grad_norm_, lr_factor, param_groups
 from lamina.pretrain.train_config import TrainConfig, load_config
 from lamina.pretrain.trainer import Trainer
+from tests.pretrain.conftest import VOCAB
 
 TINY = dict(
     model="tiny",
@@ -35,8 +36,8 @@ def test_tiny_run_loss_falls_clearly_and_writes_the_run_directory(shard_set, tmp
     trainer = Trainer(cfg, shard_set, tmp_path)
     records = trainer.fit()
     losses = [r["loss"] for r in records]
-    assert losses[0] == pytest.approx(math.log(260) + 0.5, abs=0.3)  # chance (+ logits of std 1 at init)
-    assert sum(losses[-5:]) / 5 < losses[0] - 2.0, losses  # ln 260 = 5.56 -> about 3 (bytes of English)
+    assert losses[0] == pytest.approx(math.log(VOCAB) + 0.5, abs=0.3)  # chance (+ logits of std 1 at init)
+    assert sum(losses[-5:]) / 5 < losses[0] - 2.0, losses  # ln 257 = 5.55 -> about 3 (bytes of English)
     assert records[-1]["val_loss"] < records[14]["val_loss"] < losses[0]
     assert set(records[-1]) >= {"val_loss.c4", "val_loss.books"}
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -47,7 +48,7 @@ def test_tiny_run_loss_falls_clearly_and_writes_the_run_directory(shard_set, tmp
     ckpts = tmp_path / "checkpoints"
     assert (ckpts / "latest").read_text().strip() == "step_00000030"
     saved = json.loads((ckpts / "step_00000030" / "model_config.json").read_text())
-    assert saved["vocab_size"] == 260 and saved["dim"] == 64  # vocabulary taken from the manifest
+    assert saved["vocab_size"] == VOCAB and saved["dim"] == 64  # vocabulary taken from the manifest
     assert not list(ckpts.glob("*.tmp"))
     # the checkpoint is what `lamina export-hf` reads: Hugging Face's model gives the trained logits
     from transformers import LlamaForCausalLM
