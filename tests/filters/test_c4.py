@@ -186,8 +186,47 @@ def test_line_key_and_dedup():
     assert r.line_drops == {c4.LINE_DUPLICATE: 2} and r.lines_kept == 3
     r = c4.remove_duplicate_lines(text, {c4.c4_line_key(S1)})
     assert r.reason == "too_few_sentences" and r.line_drops == {c4.LINE_PAGE_DROPPED: 5}
-    urls = ["http://a.example/x", "http://b.example/y"]
-    assert min(urls, key=c4.line_owner_rank) == min(urls, key=lambda u: hashlib.md5(u.encode()).hexdigest())
+
+
+# md5("http://a.example/x") = 3b0f36..., md5("http://p.example/x") = 0bf73d...: the p page owns shared
+# lines although its URL sorts later, and its id below sorts later too (so neither URL nor id order passes).
+OWNER_URL, OTHER_URL = "http://p.example/x", "http://a.example/x"
+A1 = "Five small boats waited in the harbour for the tide."
+A2 = "The harbour master counted every boat before he went home."
+A3 = "Gulls circled above the nets that hung along the quay."
+P1 = "A new library opened in the town square last spring."
+P2 = "Children filled its reading room every afternoon after school."
+P3 = "The librarian kept a list of the most borrowed books."
+
+
+def test_shared_line_is_kept_by_the_page_with_the_smaller_url_md5(shared_data, tmp_path):
+    """The Beam C4 transform (line claims -> CombinePerKey(min) -> join) on two pages sharing a line:
+    only the page whose URL has the smaller md5 hex keeps it; the other keeps its own lines."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from lamina.documents import Document
+    from lamina.pipelines.accounting import Funnel
+    from lamina.pipelines.c4 import C4
+    from lamina.pipelines.options import C4PipelineConfig
+
+    assert c4.line_owner_rank(OWNER_URL) < c4.line_owner_rank(OTHER_URL)  # md5 hex, see above
+    assert c4.line_owner_rank(OWNER_URL) == hashlib.md5(OWNER_URL.encode()).hexdigest()
+    pages = [
+        Document("c4/aaa", "c4", page(A1, A2, S1, A3), {"url": OTHER_URL, "timestamp": "2019-04-20"}),
+        Document("c4/zzz", "c4", page(P1, S1, P2, P3), {"url": OWNER_URL, "timestamp": "2019-04-20"}),
+    ]
+    config = C4PipelineConfig(inputs=("json",), language="all")
+    badwords = str(shared_data / "c4" / "ldnoobw" / "en")
+    with TestPipeline() as p:
+        kept = (
+            p
+            | beam.Create(pages)
+            | C4(str(tmp_path / "no-models"), badwords, config, Funnel("c4", "c4"))
+            | beam.Map(lambda d: (d.id, d.text))
+        )
+        assert_that(kept, equal_to([("c4/aaa", page(A1, A2, A3)), ("c4/zzz", page(P1, S1, P2, P3))]))
 
 
 URL_CASES = [

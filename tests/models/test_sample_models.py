@@ -1,4 +1,4 @@
-"""`lamina models` on the sample world: every model and card, fast, and the models separate what the
+"""`lamina models` on the sample world: every model and card, and the models separate what the
 sample world's ground truth says they must."""
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ def wet_by_kind(sample_world) -> dict[str, list[Document]]:
     return out
 
 
-def test_every_model_and_card_is_written_quickly(sample_models):
+def test_every_model_and_card_is_written(sample_models):
     summary = json.loads((sample_models / "models.json").read_text())
     assert summary["trained"] == ["lid", "lm", "wikiref"]
-    assert summary["seconds"] < 60  # on 2 shared cores; measured ~16 s
     for path in ("lid/lid.bin", "lid/card.json", "wikiref/wikiref.bin", "wikiref/card.json"):
         assert (sample_models / path).is_file(), path
     langs = summary["lm_languages"]

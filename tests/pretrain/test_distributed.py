@@ -80,24 +80,33 @@ def assert_same_losses(got: list[dict], ref: list[dict]) -> float:
     return worst
 
 
-def test_fsdp2_two_ranks_equal_one_process(setup, shard_set):
-    root, config, ref, _ = setup
-    got = torchrun(2, config, shard_set, root / "fsdp", "dp_shard=2")
+@pytest.fixture(scope="module")
+def fsdp_run(setup, shard_set):
+    """One 2-rank FSDP2 run per module: its losses (for the equality test) and its checkpoint (for the
+    resume test), so either test runs alone, in any order."""
+    root, config, _, _ = setup
+    out = root / "fsdp"
+    return torchrun(2, config, shard_set, out, "dp_shard=2"), out
+
+
+def test_fsdp2_two_ranks_equal_one_process(setup, fsdp_run):
+    _, _, ref, _ = setup
+    got, out = fsdp_run
     assert_same_losses(got, ref)
-    ckpt = root / "fsdp" / "checkpoints" / "step_00000004"
+    ckpt = out / "checkpoints" / "step_00000004"
     assert sorted(p.name for p in ckpt.glob("*.distcp")) == [
         "__0_0.distcp",
         "__1_0.distcp",
     ]  # each rank its shard
 
 
-def test_two_rank_fsdp_checkpoint_resumes_in_one_process(setup, shard_set, tmp_path):
+def test_two_rank_fsdp_checkpoint_resumes_in_one_process(setup, fsdp_run, shard_set, tmp_path):
     """DCP reshards by name: the 2-rank FSDP2 checkpoint loads into a single process with the weights,
     AdamW moments and data position of the single-process run at the same step."""
-    root, config, _, single = setup
-    if not (root / "fsdp" / "checkpoints" / "latest").is_file():
-        pytest.skip("needs test_fsdp2_two_ranks_equal_one_process's checkpoint (run the module)")
-    shutil.copytree(root / "fsdp" / "checkpoints", tmp_path / "checkpoints")
+    _, config, _, single = setup
+    _, out = fsdp_run
+    assert (out / "checkpoints" / "latest").is_file(), "the 2-rank run wrote no checkpoints/latest"
+    shutil.copytree(out / "checkpoints", tmp_path / "checkpoints")
     resumed = Trainer(load_config(config), shard_set, tmp_path, resume=True)
     assert resumed.step == 4 and resumed.loader.state_dict() == single.loader.state_dict()
     ref = dict(single.model.named_parameters())
