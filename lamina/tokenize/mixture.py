@@ -71,7 +71,7 @@ def renormalize(present: Iterable[str], weights: Mapping[str, float] | None = No
             MixtureWarning,
             stacklevel=2,
         )
-    total = sum(weights[s] for s in present)
+    total = sum(weights[s] for s in _ordered(present))  # fixed order: float sums depend on it
     if total <= 0:
         raise ValueError(f"the present sources {sorted(present)} all have weight 0")
     return {s: weights[s] / total for s in _ordered(present)}

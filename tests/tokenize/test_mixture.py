@@ -4,6 +4,7 @@ warning naming the missing ones; misconfiguration is an error."""
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
 
@@ -51,3 +52,28 @@ def test_user_sources_and_parse():
         parse_weights("c4")
     with pytest.raises(ValueError, match="not a number"):
         parse_weights("c4=lots")
+
+
+def test_weights_are_identical_across_processes_with_different_hash_seeds():
+    """Set iteration order changes with PYTHONHASHSEED; the float sum behind the renormalized weights
+    must not, or the manifest differs between two runs on the same input."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, warnings; warnings.simplefilter('ignore');"
+        "from lamina.tokenize.mixture import renormalize;"
+        "print(json.dumps([renormalize(['stackexchange', 'arxiv', 'books', 'wikipedia', 'github', 'c4',"
+        " 'commoncrawl']), renormalize(['books', 'c4', 'commoncrawl'])]))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout  # fmt: skip
+        for seed in range(8)
+    }
+    assert len(outs) == 1, outs
