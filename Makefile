@@ -76,10 +76,10 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	$(LAMINA) bench
 
-test: venv tools ## run the whole test suite
+test: venv tools airflow ## run the whole test suite (also creates .venv-airflow for the DAG tests)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
-test-fast: venv tools ## the tests not marked slow
+test-fast: venv tools airflow ## the tests not marked slow
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
 
 lint: venv ## ruff check and format check
@@ -91,3 +91,15 @@ format: venv
 
 clean: ## remove outputs (keeps .venv and the tool cache)
 	rm -rf $(OUT)
+
+# Airflow lives in its own environment: its pins must not disturb Beam and torch in .venv. The DAGs in
+# dags/ call .venv/bin/lamina, so the lamina package is not installed here.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+.PHONY: airflow
+airflow: $(AIRFLOW_STAMP) ## create .venv-airflow (Airflow 3.3.2) for the DAGs in dags/
+$(AIRFLOW_STAMP): requirements-airflow.txt
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install -q -r requirements-airflow.txt
+	touch $@
