@@ -206,19 +206,22 @@ def _pretrain_command(params: dict, corpus: Path, out: Path) -> str:
     )
 
 
-DEFAULT_ARGS = {"owner": "lamina", "retries": 0}
-
-with DAG(
-    dag_id="lamina_pipeline",
-    description="sample -> models -> corpus -> tokenizer -> shards -> report -> pretrain",
+# What both DAGs share: triggered by hand (or by another DAG), one run at a time, no backfill.
+DAG_SETTINGS = dict(
     doc_md=__doc__,
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params=PIPELINE_PARAMS,
+    default_args={"owner": "lamina", "retries": 0},
     tags=["lamina"],
+)
+
+with DAG(
+    dag_id="lamina_pipeline",
+    description="sample -> models -> corpus -> tokenizer -> shards -> report -> pretrain",
+    **DAG_SETTINGS,
+    params=PIPELINE_PARAMS,
 ) as pipeline_dag:
 
     @task.bash
@@ -309,14 +312,8 @@ PRETRAIN_PARAMS["out"] = Param("out/pretrain", type="string", description="the r
 with DAG(
     dag_id="lamina_pretrain",
     description="lamina pretrain on the shards of an earlier corpus run",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     params=PRETRAIN_PARAMS,
-    tags=["lamina"],
 ) as pretrain_dag:
 
     @task.bash(task_id="pretrain")
