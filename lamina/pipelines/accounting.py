@@ -67,6 +67,25 @@ class Stage:
         return 0
 
 
+class KeepFirst(Stage):
+    """Input: (key, documents sharing it), as after a GroupByKey. The first document by `order` is
+    kept and every other one drops as `name`, with the kept document in its detail. Subclasses set
+    `name` (the drop reason), `what` (the shared thing, for the detail) and `order`."""
+
+    what = "key"
+
+    def order(self, doc: Document):
+        return doc.id
+
+    def results(self, element, **side):
+        _, docs = element
+        docs = sorted(docs, key=self.order)
+        first = docs[0].metadata.get("key", docs[0].id)
+        yield docs[0]
+        for d in docs[1:]:
+            yield Dropped(self.name, d, f"same {self.what} as {first}")
+
+
 def _nlines(doc: Document) -> int:
     return sum(1 for line in doc.text.split("\n") if line.strip())
 

@@ -27,7 +27,7 @@ import apache_beam as beam
 
 from lamina.documents import Document
 from lamina.filters.lines import line_hashes, remove_lines
-from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.accounting import Dropped, Funnel, KeepFirst, Stage
 from lamina.pipelines.options import CCNetConfig
 from lamina.pipelines.readers import localize
 
@@ -44,22 +44,15 @@ class TooShort(Stage):
         return doc
 
 
-def _first_key(doc: Document):
-    m = doc.metadata
-    return (m.get("dump", ""), m.get("file", ""), int(m.get("record", 0)), doc.id)
-
-
-class DigestDedup(Stage):
+class DigestDedup(KeepFirst):
     """Input: (digest, documents with that digest). The first by (dump, file, record) is kept."""
 
     name = "duplicate_digest"
+    what = "digest"
 
-    def results(self, element, **side):
-        _, docs = element
-        docs = sorted(docs, key=_first_key)
-        yield docs[0]
-        for d in docs[1:]:
-            yield Dropped("duplicate_digest", d, f"same digest as {docs[0].id}")
+    def order(self, doc: Document):
+        m = doc.metadata
+        return (m.get("dump", ""), m.get("file", ""), int(m.get("record", 0)), doc.id)
 
 
 class LineDedupApply(Stage):

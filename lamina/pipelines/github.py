@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document, stable_id
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, KeepFirst, Stage
 from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
 from lamina.pipelines.writers import ShardedName
 
@@ -150,24 +150,15 @@ def content_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
 
-def _first_key(doc: Document):
-    m = doc.metadata
-    return (m.get("repo_name", ""), m.get("path", ""), doc.id)
-
-
-class ContentDedup(Stage):
+class ContentDedup(KeepFirst):
     """Input: (content hash, files with that content). The first by (repo_name, path) is kept."""
 
-    name = "duplicate_content"
+    name = rules.DUPLICATE_CONTENT
+    what = "content"
 
-    def results(self, element, **side):
-        _, docs = element
-        docs = sorted(docs, key=_first_key)
-        yield docs[0]
-        for d in docs[1:]:
-            yield Dropped(
-                rules.DUPLICATE_CONTENT, d, f"same content as {docs[0].metadata.get('key', docs[0].id)}"
-            )
+    def order(self, doc: Document):
+        m = doc.metadata
+        return (m.get("repo_name", ""), m.get("path", ""), doc.id)
 
 
 class Extension(Stage):
