@@ -163,9 +163,9 @@ def _fasttext_train_and_save(train_file: str, out_path: str, params: dict) -> fl
     raise AssertionError("unreachable")
 
 
-def _fasttext_train(train_file: Path, out_path: Path, **params) -> float:
-    """Train a fastText supervised model into `out_path` (written under a temporary name, then
-    renamed); returns the learning rate used.
+def _fasttext_train(lines: Iterable[str], out_path: Path, **params) -> float:
+    """Train a fastText supervised model on `lines` (`__label__x text`, one example each) into
+    `out_path` (written under a temporary name, then renamed); returns the learning rate used.
 
     Training runs in a fresh Python process: in a process whose heap has been through a large
     fastText `predict` (e.g. the held-out evaluation of a 75-language model), the next training on
@@ -177,14 +177,17 @@ def _fasttext_train(train_file: Path, out_path: Path, **params) -> float:
         "import json, sys; from lamina.models import _fasttext_train_and_save as t; "
         "print(json.dumps(t(*json.loads(sys.argv[1]))))"
     )
-    args = json.dumps([str(train_file), str(tmp), params])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    proc = subprocess.run(
-        [sys.executable, "-c", code, args], capture_output=True, text=True, check=False, env=env
-    )
+    with tempfile.TemporaryDirectory() as tmpdir:
+        train_file = Path(tmpdir) / "train.txt"
+        train_file.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        args = json.dumps([str(train_file), str(tmp), params])
+        proc = subprocess.run(
+            [sys.executable, "-c", code, args], capture_output=True, text=True, check=False, env=env
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"fastText training failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     lr = float(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -287,15 +290,11 @@ def train_lid(examples: list[tuple[str, str]], out_dir: Path, cfg: LidConfig, tr
     out = Path(out_dir) / "lid"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        train_file = Path(tmp) / "train.txt"
-        train_file.write_text(
-            "".join(f"{LABEL_PREFIX}{lang} {text}\n" for lang, text in train), encoding="utf-8"
-        )
-        lr_used = _fasttext_train(
-            train_file, out / "lid.bin", dim=cfg.dim, epoch=epoch, lr=cfg.lr, minn=cfg.minn, maxn=cfg.maxn,
-            wordNgrams=cfg.word_ngrams, bucket=cfg.bucket, thread=cfg.threads, seed=cfg.seed, loss="softmax",
-        )  # fmt: skip
+    lr_used = _fasttext_train(
+        (f"{LABEL_PREFIX}{lang} {text}" for lang, text in train), out / "lid.bin",
+        dim=cfg.dim, epoch=epoch, lr=cfg.lr, minn=cfg.minn, maxn=cfg.maxn, wordNgrams=cfg.word_ngrams,
+        bucket=cfg.bucket, thread=cfg.threads, seed=cfg.seed, loss="softmax",
+    )  # fmt: skip
     lid = LanguageIdentifier(out / "lid.bin")
     acc, per = _accuracy(lambda texts: [lang for lang, _ in lid.predict_many(texts)], held)
     card = {
@@ -484,15 +483,11 @@ def train_wikiref(
     out = Path(out_dir) / "wikiref"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        train_file = Path(tmp) / "train.txt"
-        train_file.write_text(
-            "".join(f"{label} {one_line(text)}\n" for label, text in train), encoding="utf-8"
-        )
-        lr_used = _fasttext_train(
-            train_file, out / "wikiref.bin", dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams, bucket=cfg.bucket,
-            thread=cfg.threads, seed=cfg.seed, loss="softmax",
-        )  # fmt: skip
+    lr_used = _fasttext_train(
+        (f"{label} {one_line(text)}" for label, text in train), out / "wikiref.bin",
+        dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams, bucket=cfg.bucket,
+        thread=cfg.threads, seed=cfg.seed, loss="softmax",
+    )  # fmt: skip
     clf = WikiRefClassifier(out / "wikiref.bin")
     acc, per = _accuracy(lambda ts: [WIKI_LABEL if p >= 0.5 else CC_LABEL for p in clf.prob_many(ts)], held)
     card = {
