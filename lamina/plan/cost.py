@@ -114,11 +114,23 @@ def _metrics():
 
 
 def peak_flops(gpu: str) -> float:
-    """Dense bf16 peak FLOP/s of a GPU named like torch.cuda.get_device_name() ('A100', 'H100 SXM')."""
-    peak = _metrics().peak_flops_for_name(gpu)
-    if peak is None:
-        raise ValueError(f"GPU {gpu!r} is not in the trainer's peak-FLOPS table; give --peak-tflops")
-    return peak
+    """Dense bf16 peak FLOP/s of one GPU from the trainer's table (exact device names): the exact name
+    ('NVIDIA A100-SXM4-80GB'), or a part of names that all share one peak ('A100'); else the trainer's
+    LAMINA_PEAK_BF16_FLOPS fallback; else an error listing the names that matched."""
+    m = _metrics()
+    table = m.PEAK_BF16_FLOPS
+    if gpu.strip() in table:
+        return table[gpu.strip()]
+    matches = {name: flops for name, flops in table.items() if gpu.strip().lower() in name.lower()}
+    if matches and len(set(matches.values())) == 1:
+        return next(iter(matches.values()))
+    peak = m.peak_flops_for_name(gpu)  # the environment override, when set
+    if peak is not None:
+        return peak
+    if matches:
+        choices = "; ".join(f"{n} ({f / 1e12:g} TFLOPS)" for n, f in matches.items())
+        raise ValueError(f"GPU {gpu!r} is ambiguous in the trainer's peak-FLOPS table: {choices}")
+    raise ValueError(f"GPU {gpu!r} is not in the trainer's peak-FLOPS table; give --peak-tflops")
 
 
 def tokens_per_s_per_gpu(flops_per_token: float, mfu: float, peak: float) -> float:

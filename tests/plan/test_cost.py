@@ -68,6 +68,9 @@ def test_mfu_and_throughput_round_trip_through_the_trainer_formula():
         tps = cost.tokens_per_s_per_gpu(fpt, 0.42, A100)
         assert metrics.mfu(fpt, tps, 1, A100) == pytest.approx(0.42, rel=1e-12)
     assert cost.peak_flops("NVIDIA A100-SXM4-80GB") == A100
+    assert cost.peak_flops("A100") == A100  # every A100 entry of the table has the same peak
+    with pytest.raises(ValueError, match="ambiguous.*NVIDIA H100 PCIe"):
+        cost.peak_flops("H100")  # SXM 989, PCIe 756, NVL 835: the user must say which
     with pytest.raises(ValueError, match="--peak-tflops"):
         cost.peak_flops("Imaginary X1")
 
