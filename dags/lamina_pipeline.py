@@ -20,6 +20,9 @@
   `pretrain_wait`), `ssh` (torchrun on `pretrain_host`), `local` (the worker: only when asked for),
   or `none`.
 
+`lamina_pretrain`: plan -> pretrain -> pretrain_wait on the shards of an earlier run (setting `manifest`),
+into its own partition (another config, more steps, a resumed run).
+
 Every stage writes inside the run's partition, so a retried task or a cleared-and-rerun source rewrites
 its own outputs only (each `lamina corpus --sources X` replaces X's docs and stats whole), a backfill of
 another logical date writes elsewhere, and two runs never share a folder.
@@ -91,6 +94,10 @@ SETTINGS = {
     "nproc_per_node": (8, "processes per node of the ssh launcher's torchrun"),
     "cluster_python": ("", "interpreter with the lamina wheel on the training hosts; empty: python"),
     "cluster_out": ("", "the run root as the training hosts see it; empty: out"),
+    "manifest": (
+        "",
+        "lamina_pretrain only: an earlier run's shards/manifest.json, as the training hosts see it",
+    ),
 }
 
 # Tasks that talk to remote services (Beam runners, SLURM, ssh) retry with exponential backoff;
@@ -140,7 +147,7 @@ def resolve(variable: dict, params: dict, partition: str) -> dict:
     s["input"] = s["input"] or f"{run}/sample"
     s["models"] = s["models"] or f"{run}/models"
     s["corpus"], s["pretrain"] = f"{run}/corpus", f"{run}/pretrain"
-    s["cluster_manifest"] = f"{cluster_run}/corpus/shards/manifest.json"
+    s["cluster_manifest"] = s["manifest"] or f"{cluster_run}/corpus/shards/manifest.json"
     s["cluster_pretrain"] = f"{cluster_run}/pretrain"
     s["cluster_python"] = s["cluster_python"] or s["python"]
     s["beam"] = {source: _beam_options(s, source) for source in SOURCES}
@@ -254,99 +261,116 @@ def _variable() -> dict:
     return value or {}
 
 
+@task
+def plan(params=None, dag_run=None) -> dict:
+    """The run's settings and partition; every later task reads them from this task's XCom."""
+    try:
+        s = resolve(_variable(), params, _partition(dag_run))
+        if (dag_run.dag_id == "lamina_pretrain") != bool(s["manifest"]):
+            raise ValueError(
+                "lamina_pretrain needs the manifest setting (an earlier run's shards/manifest.json)"
+                if dag_run.dag_id == "lamina_pretrain"
+                else "manifest is lamina_pretrain's setting: lamina_pipeline trains on its own shards"
+            )
+    except (ValueError, lamina_gate.BandError) as err:
+        raise AirflowFailException(f"lamina DAG: {err}") from err
+    print(f"lamina DAG: run partition {s['run']}")
+    return s
+
+
+@task.bash
+def sample(s: dict) -> str:
+    """The sample world into the partition when no `input` is set (one per run: nothing shared)."""
+    if s["input"] != f"{s['run']}/sample":
+        return f"echo {shlex.quote('input: ' + s['input'])}"
+    argv = _lamina(s, "sample", "--out", s["input"], "--seed", str(s["sample_seed"]))
+    return _stage(argv, [f"{s['input']}/ground_truth.jsonl"])
+
+
+@task.bash(**REMOTE_RETRIES)
+def models(s: dict) -> str:
+    """Train the filter models on the input into the partition, or check the prebuilt ones."""
+    files = [f"{s['models']}/{f}" for f in MODEL_FILES]
+    if s["models"] != f"{s['run']}/models":
+        code = (
+            "import sys; from apache_beam.io.filesystems import FileSystems as F; "
+            "gone = [f for f in sys.argv[1:] if not F.exists(f)]; "
+            "gone and sys.exit('lamina DAG: prebuilt models incomplete, missing: ' + ', '.join(gone))"
+        )
+        return _stage([s["python"], "-c", code, *files])
+    return _stage(_lamina(s, "models", "--sample", s["input"], "--out", s["models"]), files)
+
+
+@task(trigger_rule="none_failed")
+def gate_corpus(s: dict) -> dict:
+    """Conservation, files failed and keep-rates inside their bands, before anything is tokenized."""
+    stats = read_stats(s["corpus"], s["sources"])
+    problems = lamina_gate.corpus_problems(stats, s["gate"])
+    if problems:
+        raise AirflowFailException(lamina_gate.one_line("corpus", problems))
+    summary = {k: {"in": v["documents_in"], "kept": v["documents_kept"]} for k, v in stats.items()}
+    print(f"lamina gate (corpus): passed: {summary}")
+    return summary
+
+
+@task.bash
+def tokenizer_train(s: dict) -> str:
+    argv = _lamina(s, "tokenizer", "train", "--corpus", s["corpus"], "--vocab-size", str(s["vocab_size"]))
+    return _stage(argv, [f"{s['corpus']}/tokenizer/tokenizer.model"])
+
+
+@task.bash
+def tokenizer_shards(s: dict) -> str:
+    argv = _lamina(s, "tokenizer", "shards", "--corpus", s["corpus"])
+    return _stage(argv, [f"{s['corpus']}/shards/manifest.json"])
+
+
+@task
+def gate_tokens(s: dict) -> dict:
+    """Each source's tokens inside its band, before pretraining starts on the shards."""
+    manifest = _read_json(f"{s['corpus']}/shards/manifest.json")
+    problems = lamina_gate.token_problems(manifest, s["gate"], s["sources"])
+    if problems:
+        raise AirflowFailException(lamina_gate.one_line("tokens", problems))
+    return {k: v["tokens"] for k, v in manifest["sources"].items()}
+
+
+@task.bash
+def report(s: dict) -> str:
+    return _stage(_lamina(s, "report", "--corpus", s["corpus"]), [f"{s['corpus']}/report/index.html"])
+
+
+@task.bash(**REMOTE_RETRIES, do_xcom_push=True)
+def pretrain(s: dict) -> str:
+    """Launch pretraining where it runs; for slurm the job id is the task's XCom (last line)."""
+    if s["pretrain_launcher"] == "local" and not Path(s["cluster_manifest"]).exists():
+        raise AirflowFailException(
+            f"lamina DAG: missing {s['cluster_manifest']} (written by task tokenizer_shards)"
+        )
+    return lamina_launch.launch_script(s)
+
+
+@task.sensor(poke_interval=60, timeout=30 * 24 * 3600, mode="reschedule", **REMOTE_RETRIES)
+def pretrain_wait(s: dict, launched: str | None) -> PokeReturnValue:
+    """Poll the SLURM job with sacct until it ends (the other launchers have already finished)."""
+    if s["pretrain_launcher"] != "slurm":
+        return PokeReturnValue(is_done=True)
+    job = str(launched).strip()
+    proc = subprocess.run(lamina_launch.sacct_argv(s, job), capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sacct for job {job} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    verdict, state = lamina_launch.slurm_state(proc.stdout)
+    print(f"SLURM job {job}: {state}")
+    if verdict == "failed":
+        raise AirflowFailException(f"lamina DAG: SLURM job {job} ended {state}; see its log (%x-%j.out)")
+    return PokeReturnValue(is_done=verdict == "done", xcom_value=state)
+
+
 with DAG(
     dag_id="lamina_pipeline",
     description="models -> one Beam pipeline per source -> gate -> tokenizer -> shards -> gate -> pretrain",
     **DAG_SETTINGS,
 ) as pipeline_dag:
-
-    @task
-    def plan(params=None, dag_run=None) -> dict:
-        """The run's settings and partition; every later task reads them from this task's XCom."""
-        try:
-            s = resolve(_variable(), params, _partition(dag_run))
-        except (ValueError, lamina_gate.BandError) as err:
-            raise AirflowFailException(f"lamina DAG: {err}") from err
-        print(f"lamina DAG: run partition {s['run']}")
-        return s
-
-    @task.bash
-    def sample(s: dict) -> str:
-        """The sample world into the partition when no `input` is set (one per run: nothing shared)."""
-        if s["input"] != f"{s['run']}/sample":
-            return f"echo {shlex.quote('input: ' + s['input'])}"
-        argv = _lamina(s, "sample", "--out", s["input"], "--seed", str(s["sample_seed"]))
-        return _stage(argv, [f"{s['input']}/ground_truth.jsonl"])
-
-    @task.bash(**REMOTE_RETRIES)
-    def models(s: dict) -> str:
-        """Train the filter models on the input into the partition, or check the prebuilt ones."""
-        files = [f"{s['models']}/{f}" for f in MODEL_FILES]
-        if s["models"] != f"{s['run']}/models":
-            code = (
-                "import sys; from apache_beam.io.filesystems import FileSystems as F; "
-                "gone = [f for f in sys.argv[1:] if not F.exists(f)]; "
-                "gone and sys.exit('lamina DAG: prebuilt models incomplete, missing: ' + ', '.join(gone))"
-            )
-            return _stage([s["python"], "-c", code, *files])
-        return _stage(_lamina(s, "models", "--sample", s["input"], "--out", s["models"]), files)
-
-    @task(trigger_rule="none_failed")
-    def gate_corpus(s: dict) -> dict:
-        """Conservation, files failed and keep-rates inside their bands, before anything is tokenized."""
-        stats = read_stats(s["corpus"], s["sources"])
-        problems = lamina_gate.corpus_problems(stats, s["gate"])
-        if problems:
-            raise AirflowFailException(lamina_gate.one_line("corpus", problems))
-        summary = {k: {"in": v["documents_in"], "kept": v["documents_kept"]} for k, v in stats.items()}
-        print(f"lamina gate (corpus): passed: {summary}")
-        return summary
-
-    @task.bash
-    def tokenizer_train(s: dict) -> str:
-        argv = _lamina(s, "tokenizer", "train", "--corpus", s["corpus"], "--vocab-size", str(s["vocab_size"]))
-        return _stage(argv, [f"{s['corpus']}/tokenizer/tokenizer.model"])
-
-    @task.bash
-    def tokenizer_shards(s: dict) -> str:
-        argv = _lamina(s, "tokenizer", "shards", "--corpus", s["corpus"])
-        return _stage(argv, [f"{s['corpus']}/shards/manifest.json"])
-
-    @task
-    def gate_tokens(s: dict) -> dict:
-        """Each source's tokens inside its band, before pretraining starts on the shards."""
-        manifest = _read_json(f"{s['corpus']}/shards/manifest.json")
-        problems = lamina_gate.token_problems(manifest, s["gate"], s["sources"])
-        if problems:
-            raise AirflowFailException(lamina_gate.one_line("tokens", problems))
-        return {k: v["tokens"] for k, v in manifest["sources"].items()}
-
-    @task.bash
-    def report(s: dict) -> str:
-        return _stage(_lamina(s, "report", "--corpus", s["corpus"]), [f"{s['corpus']}/report/index.html"])
-
-    @task.bash(**REMOTE_RETRIES, do_xcom_push=True)
-    def pretrain(s: dict) -> str:
-        """Launch pretraining where it runs; for slurm the job id is the task's XCom (last line)."""
-        return lamina_launch.launch_script(s)
-
-    @task.sensor(poke_interval=60, timeout=30 * 24 * 3600, mode="reschedule", **REMOTE_RETRIES)
-    def pretrain_wait(s: dict, launched: str | None) -> PokeReturnValue:
-        """Poll the SLURM job with sacct until it ends (the other launchers have already finished)."""
-        if s["pretrain_launcher"] != "slurm":
-            return PokeReturnValue(is_done=True)
-        job = str(launched).strip()
-        proc = subprocess.run(lamina_launch.sacct_argv(s, job), capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"sacct for job {job} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"
-            )
-        verdict, state = lamina_launch.slurm_state(proc.stdout)
-        print(f"SLURM job {job}: {state}")
-        if verdict == "failed":
-            raise AirflowFailException(f"lamina DAG: SLURM job {job} ended {state}; see its log (%x-%j.out)")
-        return PokeReturnValue(is_done=verdict == "done", xcom_value=state)
-
     settings = plan()
     corpus_tasks = [
         SourcePipeline(
@@ -370,3 +394,12 @@ with DAG(
     tokens >> launched
     pretrain_wait(settings, launched)
     checked >> report(settings)
+
+
+with DAG(
+    dag_id="lamina_pretrain",
+    description="lamina pretrain on the shards of an earlier run (another config, more steps, a resumed run)",
+    **DAG_SETTINGS,
+) as pretrain_dag:
+    settings = plan()
+    pretrain_wait(settings, pretrain(settings))

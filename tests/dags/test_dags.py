@@ -347,6 +347,11 @@ def test_dag_parses_alone_and_resolves_settings(deployed):
     )
     assert got["errors_in_bag"] == {}
     assert got["dags"]["lamina_pipeline"] == PIPELINE_CHAIN
+    assert got["dags"]["lamina_pretrain"] == {
+        "plan": ["pretrain", "pretrain_wait"],
+        "pretrain": ["pretrain_wait"],
+        "pretrain_wait": [],
+    }
     assert got["beam_tasks"] == sorted(f"corpus_{s}" for s in SOURCES)
     for task_id in [*got["beam_tasks"], "models", "pretrain", "pretrain_wait"]:
         assert got["retries"][task_id] == 3 and got["backoff"][task_id] is True, task_id
@@ -375,15 +380,15 @@ def test_dag_parses_alone_and_resolves_settings(deployed):
     assert got["no_logical_date"] == "ds=2026-03-01/run=manual__y"
 
 
-def _runs(env: dict) -> dict[str, dict]:
+def _runs(env: dict, dag_id: str = "lamina_pipeline") -> dict[str, dict]:
     """The DAG runs, by logical date (YYYY-MM-DD)."""
-    proc = _run([AIRFLOW, "dags", "list-runs", "lamina_pipeline", "-o", "json"], env)
+    proc = _run([AIRFLOW, "dags", "list-runs", dag_id, "-o", "json"], env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return {r["logical_date"][:10]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def _task_states(env: dict, run_id: str) -> dict[str, str]:
-    proc = _run([AIRFLOW, "tasks", "states-for-dag-run", "lamina_pipeline", run_id, "-o", "json"], env)
+def _task_states(env: dict, run_id: str, dag_id: str = "lamina_pipeline") -> dict[str, str]:
+    proc = _run([AIRFLOW, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"], env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return {t["task_id"]: t["state"] for t in json.loads(proc.stdout.strip().splitlines()[-1])}
 
@@ -391,6 +396,27 @@ def _task_states(env: dict, run_id: str) -> dict[str, str]:
 def _dags_test(deployed: dict, date: str, conf: dict, timeout: int = 600) -> subprocess.CompletedProcess:
     argv = [AIRFLOW, "dags", "test", "lamina_pipeline", date, "-c", json.dumps(conf)]
     return _run(argv, deployed["env"], timeout=timeout, cwd=deployed["root"])
+
+
+def test_pretrain_dag_fails_naming_the_missing_shards(deployed, tmp_path):
+    """lamina_pretrain on an earlier run's manifest that is not there: one failed task naming the path
+    and the task that writes it, no retry, nothing written."""
+    manifest = tmp_path / "old" / "corpus" / "shards" / "manifest.json"
+    conf = {
+        "out": str(tmp_path / "runs"),
+        "python": str(WORKER_PY),
+        "pretrain_launcher": "local",
+        "pretrain_config": str(REPO / "configs/pretrain/tiny.toml"),
+        "manifest": str(manifest),
+    }
+    argv = [AIRFLOW, "dags", "test", "lamina_pretrain", "2026-03-01", "-c", json.dumps(conf)]
+    proc = _run(argv, deployed["env"], cwd=deployed["root"])
+    assert proc.returncode != 0
+    assert f"lamina DAG: missing {manifest} (written by task tokenizer_shards)" in proc.stdout + proc.stderr
+    run_id = _runs(deployed["env"], "lamina_pretrain")["2026-03-01"]["run_id"]
+    states = _task_states(deployed["env"], run_id, "lamina_pretrain")
+    assert states == {"plan": "success", "pretrain": "failed", "pretrain_wait": "upstream_failed"}
+    assert not (tmp_path / "runs").exists()
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -465,22 +491,19 @@ def test_cleared_source_reruns_alone_to_identical_bytes(deployed, first_run):
     (corpus / "docs" / "c4").mkdir()
     (corpus / "docs" / "c4" / "partial.jsonl.gz").write_bytes(b"half a file")
     env, run_id = deployed["env"], first_run["run_id"]
-    clear = _run(
-        [
-            AIRFLOW,
-            "tasks",
-            "clear",
-            "lamina_pipeline",
-            "-t",
-            "^corpus_c4$",
-            "-s",
-            "2026-03-01",
-            "-e",
-            "2026-03-01",
-            "-y",
-        ],
-        env,
-    )
+    # (the CLI's task regex must not be anchored: "^corpus_c4$" matches nothing in Airflow 3.3.2)
+    clear_argv = [
+        "tasks",
+        "clear",
+        "lamina_pipeline",
+        "-t",
+        "corpus_c4",
+        "-s",
+        "2026-03-01",
+        "-e",
+        "2026-03-01",
+    ]
+    clear = _run([AIRFLOW, *clear_argv, "-y"], env)
     assert clear.returncode == 0, clear.stderr[-2000:]
     assert _task_states(env, run_id)["corpus_c4"] in (None, "none", "")
     rerun = _run(
