@@ -207,9 +207,13 @@ def op_name(op) -> str:
     return getattr(packet, "_qualified_op_name", str(packet).replace(".", "::", 1))
 
 
-def saved_by_selective(op) -> bool:
-    name = op_name(op)
+def saved_by_selective_name(name: str) -> bool:
+    """Whether the selective policy keeps the outputs of the op "namespace::name"."""
     return name in SAVE_OPS or name.split("::", 1)[0] in SAVE_NAMESPACES
+
+
+def saved_by_selective(op) -> bool:
+    return saved_by_selective_name(op_name(op))
 
 
 def _save_matmuls_policy(ctx, op, *args, **kwargs) -> CheckpointPolicy:

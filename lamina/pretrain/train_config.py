@@ -54,6 +54,7 @@ class TrainConfig:
     )
     compile: bool = False  # torch.compile every block (before FSDP, torchtitan's order)
     async_tp: bool = False  # overlap TP comms with matmuls in compiled blocks: needs compile (CUDA)
+    loss_parallel: bool = True  # under TP: cross-entropy on vocabulary-sharded logits (no full-vocab gather)
     reshard_after_forward: bool = (
         True  # FSDP2: free gathered parameters after forward (ZeRO-3); False = ZeRO-2
     )

@@ -201,3 +201,16 @@ def test_pretrain_fsdp_x_tp_2x2_manual_equals_one_process(reference, shard_set):
     root, config, ref = reference
     got = _pretrain(4, config, shard_set, root / "2x2", "tp=2", "dp_shard=2", "checkpointing=manual")
     _assert_same_run(got, ref)
+
+
+@pytest.mark.distributed
+def test_loss_parallel_keeps_logits_sharded_by_vocabulary(tp2):
+    """With loss parallel (the default under TP) no rank holds full-vocabulary logits: they stay a
+    vocabulary-sharded DTensor (11 = 6 + 5 over 2 ranks, uneven), and the loss, the per-token losses
+    (evaluation) and every gradient equal one process; without it each rank gets all 11."""
+    on, off = tp2["loss_parallel"]["True"], tp2["loss_parallel"]["False"]
+    assert on["logits_type"] == "DTensor" and on["logits_placements"] == ["S(2)"] and on["local_vocab"] == 6
+    assert off["logits_type"] == "Tensor" and off["local_vocab"] == 11
+    for row in (on, off):
+        assert row["loss_type"] == "Tensor"  # local_loss: a plain scalar for logging and accumulation
+        assert row["loss"] < 1e-5 and row["per_token"] < 1e-5 and row["grads"] < 1e-5, row

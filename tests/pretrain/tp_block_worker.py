@@ -18,6 +18,7 @@ import sys
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import DTensor
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -25,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from lamina.pretrain import tp_block
 from lamina.pretrain.config import ModelConfig
 from lamina.pretrain.model import Transformer
-from lamina.pretrain.parallelize import apply_tp
+from lamina.pretrain.parallelize import apply_tp, local_loss, loss_context
 from lamina.pretrain.remat import op_name
 
 KINDS = {
@@ -58,6 +59,41 @@ class CollectiveCounter(TorchDispatchMode):
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-30)).item()
+
+
+def _loss_parallel(mesh, on: bool) -> dict:
+    """The whole model (manual blocks) under TP with or without loss parallel against one process: the
+    logits' layout, the loss (mean and per token) and every parameter gradient."""
+    cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=11, multiple_of=32, max_seq_len=16)
+    tokens = torch.randint(0, cfg.vocab_size, (2, 17), generator=torch.Generator().manual_seed(3))
+    inputs, targets = tokens[:, :-1], tokens[:, 1:].reshape(-1)
+    ref = Transformer(cfg)
+    logits = ref(inputs)
+    per_token_ref = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets, reduction="none")
+    per_token_ref.mean().backward()
+    model = Transformer(cfg)
+    model.load_state_dict(ref.state_dict())
+    apply_tp(model, mesh, loss_parallel=on)
+    model.checkpointing = "manual"
+    logits = model(inputs)
+    with loss_context(model):
+        per_token = local_loss(F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets, reduction="none"))
+        loss = local_loss(F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets))
+        loss.backward()
+    grads = {
+        n: p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad
+        for n, p in model.named_parameters()
+    }
+    ref_grads = dict((n, p.grad) for n, p in ref.named_parameters())
+    return {
+        "logits_type": type(logits).__name__,
+        "logits_placements": [str(p) for p in logits.placements] if isinstance(logits, DTensor) else None,
+        "local_vocab": (logits.to_local() if isinstance(logits, DTensor) else logits).shape[-1],
+        "loss_type": type(loss).__name__,
+        "loss": _rel(loss.detach(), per_token_ref.mean().detach()),
+        "per_token": _rel(per_token.detach(), per_token_ref.detach()),
+        "grads": max(_rel(grads[n], g) for n, g in ref_grads.items()),
+    }
 
 
 def main(out_path: str, precision: str = "fp32") -> None:
@@ -117,6 +153,7 @@ def main(out_path: str, precision: str = "fp32") -> None:
                 "dtype_match": g.dtype == p.dtype,
             }
         result["modes"][mode] = row
+    result["loss_parallel"] = {str(on): _loss_parallel(mesh, on) for on in (True, False)}
     if rank == 0:
         with open(out_path, "w") as f:
             json.dump(result, f, indent=1)
