@@ -6,6 +6,7 @@ read); every figure in it is computed here from the inputs, the fit and the cand
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lamina.plan import scaling
@@ -176,4 +177,27 @@ def make_plan(inp: PlanInputs) -> dict:
             "weights": inp.corpus.weights,
         }
     plan["candidates"] = [_candidate(c, inp) for c in inp.candidates]
+    if len(plan["candidates"]) > 1:
+        _match_best(plan["candidates"], fit)
     return plan
+
+
+def _match_best(rows: list[dict], fit: scaling.ScalingFit) -> None:
+    """For every candidate, what reaching the best candidate's predicted loss takes: its tokens, training
+    FLOPs and GPU time, and the served-token volume above which it is the cheaper model over its life
+    (training + 2N per served token): break_even = extra training FLOPs / (2 x N difference)."""
+    best = min(rows, key=lambda r: r["loss"])
+    for r in rows:
+        tokens = scaling.tokens_for_loss(fit, r["params"], best["loss"]) if r is not best else r["tokens"]
+        match: dict = {"loss": best["loss"], "of": best["name"], "tokens": tokens}
+        if math.isfinite(tokens):
+            match["train_flops"] = r["flops_per_token"] * tokens
+            if "tokens_per_s_per_gpu" in r:
+                match["gpu_hours"] = tokens / r["tokens_per_s_per_gpu"] / 3600.0
+                if r.get("days") is not None:
+                    match["days"] = r["days"] * tokens / r["tokens"]
+            extra = match["train_flops"] - best["flops_per_token"] * best["tokens"]
+            smaller = 2.0 * (best["params_non_embedding"] - r["params_non_embedding"])
+            if r is not best and smaller > 0:
+                match["break_even_served"] = max(0.0, extra) / smaller
+        r["match_best"] = match

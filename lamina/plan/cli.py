@@ -297,6 +297,30 @@ def render(plan: dict) -> str:
                 for c in reported
             ]  # fmt: skip
             lines += ["  " + r for r in _table(["name", "tokens", "GPU-hours", "tok/s/GPU", "MFU"], rows)]
+    matched = [c for c in cands if "match_best" in c and c["name"] != c["match_best"]["of"]]
+    if matched:
+        m0 = matched[0]["match_best"]
+        lines += ["", f"To reach {m0['of']}'s predicted loss {m0['loss']:.4f}:"]
+        rows = [
+            [
+                c["name"],
+                human(c["match_best"]["tokens"]),
+                f"{c['match_best']['train_flops']:.3e}" if "train_flops" in c["match_best"] else "never",
+                f"{c['match_best']['gpu_hours']:,.0f}" if "gpu_hours" in c["match_best"] else "",
+                f"{c['match_best']['days']:,.1f}" if "days" in c["match_best"] else "",
+                human(c["match_best"].get("break_even_served")),
+            ]
+            for c in matched
+        ]
+        header = [
+            "name",
+            "tokens",
+            "train FLOPs",
+            "GPU-hours",
+            "days",
+            "cheaper over its life above (tokens served)",
+        ]
+        lines += ["  " + r for r in _table(header, rows)]
     if "corpus" in plan and cands:
         lines += ["", f"Corpus ({plan['corpus']['manifest']}): epochs per source"]
         sources = list(plan["corpus"]["weights"])

@@ -51,6 +51,18 @@ def test_budget_served_and_target(tmp_path, capsys):
         assert c["gpu_hours"] == pytest.approx(20000 * 24)
         assert c["days"] == pytest.approx(20000 / 512)
         assert c["inference_flops"] == pytest.approx(2 * c["params_non_embedding"] * 2e12)
+    c7, c13 = plan["candidates"]
+    assert c13["loss"] < c7["loss"]  # on one budget the larger model predicts the lower loss
+    m = c7["match_best"]  # what 7B needs to match it, and the serving volume above which it pays off
+    assert m["of"] == "13b" and fit.loss(c7["params"], m["tokens"]) == pytest.approx(c13["loss"], abs=1e-9)
+    assert m["tokens"] > c7["tokens"] and m["days"] == pytest.approx(m["gpu_hours"] / 512 / 24)
+
+    def life(c, tokens, served):
+        return c["flops_per_token"] * tokens + 2 * c["params_non_embedding"] * served
+
+    i = m["break_even_served"]
+    assert life(c7, m["tokens"], i) == pytest.approx(life(c13, c13["tokens"], i), rel=1e-9)
+    assert life(c7, m["tokens"], 2 * i) < life(c13, c13["tokens"], 2 * i)
     assert "13b" in text and "Inference-adjusted" in text and "smallest model within the budget" in text
     png, svg = out.with_suffix(".png"), out.with_suffix(".svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in svg.read_bytes()[:1000]
