@@ -70,6 +70,14 @@ def _candidate_tokens(c: Candidate, inp: PlanInputs) -> tuple[float, str]:
     )
 
 
+def _lookup(table: dict[str, float], c: Candidate) -> float | None:
+    """A per-candidate value by name, by name without @TOKENS, or given for every candidate ("*")."""
+    for key in (c.name, c.base, "*"):
+        if key in table:
+            return table[key]
+    return None
+
+
 def _candidate(c: Candidate, inp: PlanInputs) -> dict:
     fit = inp.fit
     tokens, tokens_from = _candidate_tokens(c, inp)
@@ -91,7 +99,7 @@ def _candidate(c: Candidate, inp: PlanInputs) -> dict:
         "compute_6nd": six_nd,
         "compute_optimal_at_same_compute": opt.to_dict(),
     }
-    tps = inp.tokens_per_s.get(c.name, inp.tokens_per_s.get("*"))
+    tps = _lookup(inp.tokens_per_s, c)
     if tps is not None:
         row |= training_cost(c, tokens, tps, inp.gpus)
         row["throughput_from"] = "tokens/s given"
@@ -100,7 +108,7 @@ def _candidate(c: Candidate, inp: PlanInputs) -> dict:
     elif inp.mfu is not None and inp.peak is not None:
         row |= training_cost(c, tokens, tokens_per_s_per_gpu(c.flops_per_token, inp.mfu, inp.peak), inp.gpus)
         row["mfu"], row["throughput_from"] = inp.mfu, f"MFU {inp.mfu_from}"
-    hours = inp.reported_gpu_hours.get(c.name)
+    hours = _lookup(inp.reported_gpu_hours, c)
     if hours is not None:
         reported_tps = tokens / (hours * 3600.0)
         row["reported"] = {"gpu_hours": hours, "tokens_per_s_per_gpu": reported_tps}

@@ -83,7 +83,7 @@ def _named_values(text: str, what: str) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"{what}: {item!r} is not NAME=VALUE (in {text!r})")
-        out[name.strip().lower()] = parse_count(value, f"{what} {name.strip()}")
+        out[name.strip()] = parse_count(value, f"{what} {name.strip()}")
     return out
 
 
@@ -148,7 +148,7 @@ def inputs_from_args(args):
         compute = hours * 3600.0 * peak * mfu
         compute_from = f"{hours / 24:,.0f} GPU-days of {args.gpu} ({peak / 1e12:g} TFLOPS) at MFU {mfu:.3f}"
     candidates = [load_candidate(s.strip()) for s in args.candidates.split(",") if s.strip()]
-    names = {c.name for c in candidates}
+    names = {c.name for c in candidates} | {c.base for c in candidates}
     for what, table in (("--tokens-per-s-per-gpu", tps), ("--reported-gpu-hours", reported)):
         unknown = sorted(set(table) - names - {"*"})
         if unknown:

@@ -185,3 +185,17 @@ def test_report_shows_the_plan(tmp_path, capsys):
     capsys.readouterr()
     assert report(["--corpus", str(corpus), "--plan", str(plan)]) == 2
     assert f"{plan}: not a plan" in capsys.readouterr().err
+
+
+def test_llama_corpus_table_gives_table_1_epochs(capsys, tmp_path):
+    """configs/plan/llama1-corpus.json holds LLaMA's corpus as its Table 1 implies it; 65B's 1.4T tokens
+    (from configs/pretrain/65b.toml) make Table 1's epochs again, and 7B on 5x the tokens makes 5x."""
+    table = json.loads((REPO / "configs" / "plan" / "llama1-corpus.json").read_text())
+    out = tmp_path / "p.json"
+    argv = ["--candidates", "65b,7b@7T", "--manifest", str(REPO / "configs/plan/llama1-corpus.json")]
+    assert _run([*argv, "--tokens-per-s-per-gpu", "7b=3000", "--out", str(out), "--no-plot"], capsys)[0] == 0
+    c65, c7 = json.loads(out.read_text())["candidates"]
+    assert c7["name"] == "7b@7T" and c7["tokens_per_s_per_gpu"] == 3000  # per-name values match NAME@TOKENS
+    for source, row in table["sources"].items():
+        assert c65["corpus"][source]["epochs"] == pytest.approx(row["epochs_at_1.4T"], rel=2e-3)
+        assert c7["corpus"][source]["epochs"] == pytest.approx(5 * row["epochs_at_1.4T"], rel=2e-3)
