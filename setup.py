@@ -27,6 +27,7 @@ setup(
         "warcio>=1.7",
         "mwparserfromhell>=0.6",
         "defusedxml>=0.7",
+        "langdetect==1.0.9",
         "matplotlib",
         "tensorboard",
     ],
