@@ -18,7 +18,7 @@ BOOST_PKGS := libboost-program-options-dev libboost-system-dev libboost-thread-d
 LAMINA := $(PY) -m lamina
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools system-deps sample models corpus pretrain report bench test test-fast lint format clean
+.PHONY: help venv tools system-deps sample models corpus pretrain report bench gpu-check test test-fast lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	$(LAMINA) bench
+
+gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
+	timeout 600 $(PY) scripts/gpu_check.py --out $(OUT)/gpu_check.json
 
 test: venv tools airflow ## run the whole test suite (also creates .venv-airflow for the DAG tests)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
