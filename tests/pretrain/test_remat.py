@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from lamina.pretrain import remat
 from lamina.pretrain.bench_block import saved_bytes_by_hooks, saved_bytes_per_block
 from lamina.pretrain.config import ModelConfig, preset
 from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, rms_norm
-from lamina.pretrain import remat
 from lamina.pretrain.remat import manual_block_forward, rms_norm_backward
 
 
@@ -193,7 +193,9 @@ def test_bench_prints_every_mode_side_by_side(capsys):
 
 # --- the selective policy: every attention kernel's output is kept, whatever the backend
 
-ATTENTION_LIKE = re.compile(r"attention|attn|flash|fmha|sdp|xformers", re.IGNORECASE)
+ATTENTION_LIKE = re.compile(r"attention|attn|flash|fmha|(^|_)sdp|^xformers", re.IGNORECASE)
+# Namespaces whose ops never run in training: ONNX export's symbolic ops (onnx::Attention, ...).
+NOT_KERNEL_NAMESPACES = {"onnx"}
 # Registered attention ops that are not kernels whose output a policy could keep, and why.
 NOT_KERNELS = {
     "aten::scaled_dot_product_attention": "composite: dispatches to one of the kernels below it",
@@ -208,11 +210,20 @@ def _is_backward(name: str) -> bool:
     return "backward" in name or name.endswith("_bwd") or "::bwd" in name or "flash_bwd" in name
 
 
+def _attention_like(name: str) -> bool:
+    """An op that looks like attention by its name ("namespace::op"): every op of an xformers namespace,
+    or an op whose own name says attention / flash / fmha / sdp (not fsdp::...)."""
+    namespace, _, op = name.partition("::")
+    return namespace not in NOT_KERNEL_NAMESPACES and bool(
+        ATTENTION_LIKE.search(op) or ATTENTION_LIKE.search(namespace)
+    )
+
+
 def _unknown(names) -> list[str]:
     return sorted(
         n
         for n in names
-        if ATTENTION_LIKE.search(n) and not remat.saved_by_selective_name(n) and n not in NOT_KERNELS
+        if _attention_like(n) and not remat.saved_by_selective_name(n) and n not in NOT_KERNELS
     )
 
 
@@ -223,10 +234,14 @@ def test_selective_policy_classifies_every_attention_op_registered_here():
     with contextlib.suppress(ImportError):
         import xformers.ops  # noqa: F401  registers its custom ops
     names = set(torch._C._dispatch_get_all_op_names())
-    forward = {n.split(".")[0] for n in names if ATTENTION_LIKE.search(n) and not _is_backward(n)}
+    forward = {n.split(".")[0] for n in names if _attention_like(n) and not _is_backward(n)}
     assert "aten::_scaled_dot_product_flash_attention_for_cpu" in forward  # the search sees aten's kernels
     assert _unknown(forward) == [], "attention ops unknown to remat's selective policy"
-    for name in ("aten::_efficient_attention_forward", "aten::_flash_attention_forward", "xformers_flash::flash_fwd"):
+    for name in (
+        "aten::_efficient_attention_forward",
+        "aten::_flash_attention_forward",
+        "xformers_flash::flash_fwd",
+    ):
         assert remat.saved_by_selective_name(name), name
     assert remat.saved_by_selective_name("_c10d_functional::reduce_scatter_tensor")
     assert remat.saved_by_selective_name("_c10d_functional::all_gather_into_tensor")
@@ -248,7 +263,12 @@ def _sdpa_backends(device: str) -> list:
 
     if device == "cpu":
         return [SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]
-    return [SDPBackend.MATH, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION]
+    return [
+        SDPBackend.MATH,
+        SDPBackend.FLASH_ATTENTION,
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.CUDNN_ATTENTION,
+    ]
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, needs_cuda])])
@@ -309,10 +329,12 @@ def test_selective_keeps_every_xformers_kernel():
         trace = _OpTrace()
         try:
             with trace:
-                fmha.memory_efficient_attention_forward(q, k, v, attn_bias=xops.LowerTriangularMask(), op=module.FwOp)
+                fmha.memory_efficient_attention_forward(
+                    q, k, v, attn_bias=xops.LowerTriangularMask(), op=module.FwOp
+                )
         except (NotImplementedError, ValueError, RuntimeError):  # not supported on this GPU / build
             continue
         tried.append(name)
         assert _unknown(trace.names) == [], (name, trace.names)
-        assert any(remat.saved_by_selective_name(n) and ATTENTION_LIKE.search(n) for n in trace.names), name
+        assert any(remat.saved_by_selective_name(n) and _attention_like(n) for n in trace.names), name
     assert tried, "no xformers forward op ran"
