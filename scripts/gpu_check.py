@@ -404,6 +404,7 @@ def check_train(args, device, deadline) -> dict:
                 failures.append("setup")
                 continue
             figures[f"setup_s{' compiled' if compile_ else ''}"] = round(time.monotonic() - t0, 2)
+            figures["adamw"] = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
             for mode in args.modes:
                 key = mode + (" compiled" if compile_ else "")
                 if time.monotonic() > deadline:
