@@ -219,15 +219,17 @@ def _provenance_section(run: dict | None) -> str:
         )
         models = rec.get("models") or {}
         cards = "".join(
-            f'<tr><td class="name"><code>{escape(k)}</code></td><td class="name"><code>{escape(v[:16])}</code></td></tr>'
-            for k, v in (models.get("cards") or {}).items()
+            f'<tr><td class="name">{escape(kind)}</td><td class="name"><code>{escape(str(m.get("path")))}</code></td>'
+            f'<td class="name">{"<br>".join(f"<code>{escape(c)}</code> {escape(h[:16])}" for c, h in (m.get("cards") or {}).items()) or "no card"}</td></tr>'
+            for kind, m in models.items()
+            if isinstance(m, dict)
         )
         parts.append(
             f"<table>{table}</table>\n"
             '<table><thead><tr><th class="name">input</th><th class="name">spec</th><th>files</th>'
             f'<th>bytes</th><th class="name">file list SHA-256</th></tr></thead><tbody>{inputs}</tbody></table>\n'
-            f'<p>Models: <code>{escape(str(models.get("path", "")))}</code></p>\n'
-            f'<table><thead><tr><th class="name">card</th><th class="name">SHA-256</th></tr></thead><tbody>{cards}</tbody></table>\n'
+            '<table><thead><tr><th class="name">model</th><th class="name">path</th><th class="name">cards '
+            f'(SHA-256)</th></tr></thead><tbody>{cards}</tbody></table>\n'
             "<details><summary>the configuration as resolved, and the Beam options</summary><pre>"
             + escape(json.dumps({"config": rec.get("config"), "beam_options": rec.get("beam_options")}, indent=1))
             + "</pre></details>"

@@ -6,12 +6,12 @@
      "command": [argv...], "runner": "...", "beam_options": {the options set, defaults left out},
      "config": {"path": TOML or null, "resolved": {table: {field: value}}},
      "inputs": {source: {"spec": path/glob, "files": n, "bytes": n, "list_sha256": hex}},
-     "models": {"path": dir, "cards": {relative path: sha256}}}
+     "models": {kind: {"path", "files": {path: bytes}, "cards": {path: sha256}} | null}}
 
 `list_sha256` is the SHA-256 of the sorted "path<TAB>size" lines of the files the spec matched: two
 runs read the same inputs when it agrees, and it costs one listing (no file is read), so it is cheap
-on a whole CommonCrawl dump's 90,000 WET paths. The models are identified by their cards' checksums
-(a card names its training data and settings; the binaries are large). Nothing here imports Beam's
+on a whole CommonCrawl dump's 90,000 WET paths. The models are identified by path, size and their
+cards' checksums (a card names its training data, settings and the binary's checksum). Nothing here imports Beam's
 pipeline code: the listing uses `FileSystems`, so gs:// inputs and models work the same.
 """
 
@@ -114,17 +114,33 @@ def _paths_list(spec: str) -> dict[str, Any]:
     }
 
 
-def describe_models(models: str) -> dict[str, Any]:
-    """The models directory and the SHA-256 of every `*card.json` under it (relative paths)."""
+def describe_models(models: dict[str, str | None]) -> dict[str, Any]:
+    """kind -> {"path", "files": {path: bytes}, "cards": {path: sha256}} for the models a run used
+    (`lid`, `lm`, `wikiref`; None: not used). Cards are the `*card.json` beside a model file or
+    under a model folder; the binaries are identified by path and size (hashing cc_net's or
+    fastText's hundreds of MB on gs:// at every run would cost a download)."""
     from apache_beam.io.filesystems import FileSystems
 
-    root = models.rstrip("/")
-    cards = {}
-    for path, _ in _match(root):
-        if path.endswith("card.json"):
-            with FileSystems.open(path) as f:
-                cards[path[len(root) :].lstrip("/")] = hashlib.sha256(f.read()).hexdigest()
-    return {"path": models, "cards": dict(sorted(cards.items()))}
+    out: dict[str, Any] = {}
+    for kind, path in models.items():
+        if not path:
+            out[kind] = None
+            continue
+        path = path.rstrip("/")
+        listed = _match(path)
+        is_file = len(listed) == 1 and listed[0][0].rstrip("/") == path
+        folder = path.rsplit("/", 1)[0] if is_file else path
+        cards = {}
+        for p, _ in _match(folder):
+            if p.endswith("card.json"):
+                with FileSystems.open(p) as f:
+                    cards[p] = hashlib.sha256(f.read()).hexdigest()
+        out[kind] = {
+            "path": path,
+            "files": dict(listed) if is_file else {p: n for p, n in listed if not p.endswith(".json")},
+            "cards": dict(sorted(cards.items())),
+        }
+    return out
 
 
 def build_run_record(
@@ -135,7 +151,7 @@ def build_run_record(
     config_path: str | None,
     resolved_config: dict,
     inputs: dict[str, str],
-    models: str,
+    models: dict[str, str | None],
     started: str,
     finished: str,
     seconds: float,
@@ -219,6 +235,8 @@ def record_corpus_run(args, cfg, sources, argv, options, clock: RunClock) -> str
 
     from apache_beam.options.pipeline_options import StandardOptions
 
+    from lamina.pipelines.model_paths import resolve
+
     runner = options.view_as(StandardOptions).runner
     record = build_run_record(
         argv=list(argv),
@@ -230,7 +248,7 @@ def record_corpus_run(args, cfg, sources, argv, options, clock: RunClock) -> str
         config_path=args.config,
         resolved_config=dataclasses.asdict(cfg),
         inputs=corpus_input_specs(args, cfg, sources),
-        models=args.models,
+        models=dataclasses.asdict(resolve(args, cfg)),
         started=clock.started,
         finished=utc_now(),
         seconds=clock.seconds(),

@@ -38,9 +38,19 @@ def test_inputs_and_models_are_described(sample_world, tmp_path):
     (models / "lid").mkdir(parents=True)
     (models / "lid" / "card.json").write_text('{"a": 1}')
     (models / "lid" / "lid.bin").write_bytes(b"big")
-    described = provenance.describe_models(str(models))
-    assert list(described["cards"]) == ["lid/card.json"]  # cards only, by relative path
-    assert described["cards"]["lid/card.json"] == hashlib.sha256(b'{"a": 1}').hexdigest()
+    (models / "lm").mkdir()
+    (models / "lm" / "en.card.json").write_text("{}")
+    (models / "lm" / "en.arpa.bin").write_bytes(b"12345")
+    described = provenance.describe_models(
+        {"lid": str(models / "lid" / "lid.bin"), "lm": str(models / "lm"), "wikiref": None}
+    )
+    assert described["wikiref"] is None  # not used by the run
+    assert described["lid"]["files"] == {str(models / "lid" / "lid.bin"): 3}
+    assert described["lid"]["cards"] == {
+        str(models / "lid" / "card.json"): hashlib.sha256(b'{"a": 1}').hexdigest()
+    }
+    assert described["lm"]["files"] == {str(models / "lm" / "en.arpa.bin"): 5}  # cards are not files
+    assert list(described["lm"]["cards"]) == [str(models / "lm" / "en.card.json")]
 
 
 def _record(sources, started="2026-01-01T00:00:00Z"):
@@ -64,7 +74,7 @@ def test_report_shows_the_run_record(tmp_path, capsys):
         config_path="configs/corpus/tiny.toml",
         resolved_config={"c4": {"lid_threshold": 0.99}},
         inputs={"c4": str(tmp_path)},
-        models=str(tmp_path / "no-models"),
+        models={"lid": str(tmp_path / "no-models" / "lid.bin"), "lm": None, "wikiref": None},
         started="2026-12-01T10:00:00Z",
         finished="2026-12-01T10:05:00Z",
         seconds=300.0,
