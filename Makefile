@@ -18,7 +18,7 @@ BOOST_PKGS := libboost-program-options-dev libboost-system-dev libboost-thread-d
 LAMINA := $(PY) -m lamina
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools system-deps sample models corpus pretrain report bench test test-fast lint format clean
+.PHONY: help venv tools system-deps sample models corpus pretrain report bench gpu-check test test-fast lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,12 +69,27 @@ $(OUT)/corpus/shards/manifest.json:
 report: venv ## rebuild the HTML filter reports of $(OUT)/corpus
 	$(LAMINA) report --corpus $(OUT)/corpus
 
+.PHONY: chromium
+chromium: ## Debian's headless Chromium, for the report's browser test (installs it when run as root)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "the report's browser test needs Debian's chromium; as root run: apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+# A second `make pretrain` into a finished run is refused: PRETRAIN_ARGS=--resume or --overwrite.
+PRETRAIN_ARGS ?=
 pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU on the corpus shards
 	$(LAMINA) pretrain --config configs/pretrain/tiny.toml --manifest $(OUT)/corpus/shards/manifest.json \
-	  --out $(OUT)/pretrain
+	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	$(LAMINA) bench
+
+gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
+	timeout 600 $(PY) scripts/gpu_check.py --out $(OUT)/gpu_check.json
 
 test: venv tools airflow ## run the whole test suite (also creates .venv-airflow for the DAG tests)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
@@ -110,3 +125,23 @@ $(AIRFLOW_STAMP): requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q -r requirements-airflow.txt
 	touch $@
+
+# The Beam worker environment: what a Dataflow worker installs from `--setup_file ./setup.py` — the
+# package's sdist and its install_requires (versions pinned by requirements.txt), nothing else (no torch).
+# Cached outside the clone like KenLM's tools, keyed by the hash of setup.py + requirements.txt; the
+# package itself is uninstalled again (the worker-pool test installs the sdist of the tree it tests).
+WORKER_KEY := $(shell cat setup.py requirements.txt 2>/dev/null | sha256sum | cut -c1-12)
+WORKER_VENV := $(LAMINA_CACHE)/worker-venv-$(WORKER_KEY)
+export LAMINA_WORKER_VENV := $(abspath $(WORKER_VENV))
+
+.PHONY: worker-venv
+worker-venv: $(WORKER_VENV)/.installed ## the clean Beam worker venv (setup.py's runtime deps only), cached
+	@echo $(WORKER_VENV)
+$(WORKER_VENV)/.installed: setup.py requirements.txt
+	@set -e; rm -rf $(WORKER_VENV); tmp=$$(mktemp -d); t0=$$(date +%s); \
+	$(PYTHON) -m venv $(WORKER_VENV); \
+	$(WORKER_VENV)/bin/python setup.py -q egg_info --egg-base $$tmp sdist --dist-dir $$tmp >/dev/null 2>&1; \
+	sed 's/\[[^]]*\]//' requirements.txt > $$tmp/constraints.txt; \
+	$(WORKER_VENV)/bin/python -m pip install -q -c $$tmp/constraints.txt $$tmp/lamina-*.tar.gz; \
+	$(WORKER_VENV)/bin/python -m pip uninstall -q -y lamina; rm -rf $$tmp; \
+	touch $@; echo "built $(WORKER_VENV) in $$(( $$(date +%s) - t0 )) s"

@@ -6,6 +6,7 @@ read); every figure in it is computed here from the inputs, the fit and the cand
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lamina.plan import scaling
@@ -69,6 +70,14 @@ def _candidate_tokens(c: Candidate, inp: PlanInputs) -> tuple[float, str]:
     )
 
 
+def _lookup(table: dict[str, float], c: Candidate) -> float | None:
+    """A per-candidate value by name, by name without @TOKENS, or given for every candidate ("*")."""
+    for key in (c.name, c.base, "*"):
+        if key in table:
+            return table[key]
+    return None
+
+
 def _candidate(c: Candidate, inp: PlanInputs) -> dict:
     fit = inp.fit
     tokens, tokens_from = _candidate_tokens(c, inp)
@@ -90,7 +99,7 @@ def _candidate(c: Candidate, inp: PlanInputs) -> dict:
         "compute_6nd": six_nd,
         "compute_optimal_at_same_compute": opt.to_dict(),
     }
-    tps = inp.tokens_per_s.get(c.name, inp.tokens_per_s.get("*"))
+    tps = _lookup(inp.tokens_per_s, c)
     if tps is not None:
         row |= training_cost(c, tokens, tps, inp.gpus)
         row["throughput_from"] = "tokens/s given"
@@ -99,7 +108,7 @@ def _candidate(c: Candidate, inp: PlanInputs) -> dict:
     elif inp.mfu is not None and inp.peak is not None:
         row |= training_cost(c, tokens, tokens_per_s_per_gpu(c.flops_per_token, inp.mfu, inp.peak), inp.gpus)
         row["mfu"], row["throughput_from"] = inp.mfu, f"MFU {inp.mfu_from}"
-    hours = inp.reported_gpu_hours.get(c.name)
+    hours = _lookup(inp.reported_gpu_hours, c)
     if hours is not None:
         reported_tps = tokens / (hours * 3600.0)
         row["reported"] = {"gpu_hours": hours, "tokens_per_s_per_gpu": reported_tps}
@@ -176,4 +185,27 @@ def make_plan(inp: PlanInputs) -> dict:
             "weights": inp.corpus.weights,
         }
     plan["candidates"] = [_candidate(c, inp) for c in inp.candidates]
+    if len(plan["candidates"]) > 1:
+        _match_best(plan["candidates"], fit)
     return plan
+
+
+def _match_best(rows: list[dict], fit: scaling.ScalingFit) -> None:
+    """For every candidate, what reaching the best candidate's predicted loss takes: its tokens, training
+    FLOPs and GPU time, and the served-token volume above which it is the cheaper model over its life
+    (training + 2N per served token): break_even = extra training FLOPs / (2 x N difference)."""
+    best = min(rows, key=lambda r: r["loss"])
+    for r in rows:
+        tokens = scaling.tokens_for_loss(fit, r["params"], best["loss"]) if r is not best else r["tokens"]
+        match: dict = {"loss": best["loss"], "of": best["name"], "tokens": tokens}
+        if math.isfinite(tokens):
+            match["train_flops"] = r["flops_per_token"] * tokens
+            if "tokens_per_s_per_gpu" in r:
+                match["gpu_hours"] = tokens / r["tokens_per_s_per_gpu"] / 3600.0
+                if r.get("days") is not None:
+                    match["days"] = r["days"] * tokens / r["tokens"]
+            extra = match["train_flops"] - best["flops_per_token"] * best["tokens"]
+            smaller = 2.0 * (best["params_non_embedding"] - r["params_non_embedding"])
+            if r is not best and smaller > 0:
+                match["break_even_served"] = max(0.0, extra) / smaller
+        r["match_best"] = match

@@ -83,7 +83,7 @@ def _named_values(text: str, what: str) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"{what}: {item!r} is not NAME=VALUE (in {text!r})")
-        out[name.strip().lower()] = parse_count(value, f"{what} {name.strip()}")
+        out[name.strip()] = parse_count(value, f"{what} {name.strip()}")
     return out
 
 
@@ -116,6 +116,8 @@ def inputs_from_args(args):
         raise ValueError("give --mfu or --mfu-from, not both")
     if args.mfu is not None and not 0 < args.mfu <= 1:
         raise ValueError(f"--mfu is a fraction in (0, 1], got {args.mfu}")
+    if args.peak_tflops is not None and not args.peak_tflops > 0:
+        raise ValueError(f"--peak-tflops must be positive, got {args.peak_tflops}")
     if args.gpus is not None and args.gpus <= 0:
         raise ValueError(f"--gpus must be positive, got {args.gpus}")
     mfu, mfu_from = args.mfu, "given" if args.mfu is not None else ""
@@ -148,7 +150,7 @@ def inputs_from_args(args):
         compute = hours * 3600.0 * peak * mfu
         compute_from = f"{hours / 24:,.0f} GPU-days of {args.gpu} ({peak / 1e12:g} TFLOPS) at MFU {mfu:.3f}"
     candidates = [load_candidate(s.strip()) for s in args.candidates.split(",") if s.strip()]
-    names = {c.name for c in candidates}
+    names = {c.name for c in candidates} | {c.base for c in candidates}
     for what, table in (("--tokens-per-s-per-gpu", tps), ("--reported-gpu-hours", reported)):
         unknown = sorted(set(table) - names - {"*"})
         if unknown:
@@ -297,6 +299,30 @@ def render(plan: dict) -> str:
                 for c in reported
             ]  # fmt: skip
             lines += ["  " + r for r in _table(["name", "tokens", "GPU-hours", "tok/s/GPU", "MFU"], rows)]
+    matched = [c for c in cands if "match_best" in c and c["name"] != c["match_best"]["of"]]
+    if matched:
+        m0 = matched[0]["match_best"]
+        lines += ["", f"To reach {m0['of']}'s predicted loss {m0['loss']:.4f}:"]
+        rows = [
+            [
+                c["name"],
+                human(c["match_best"]["tokens"]),
+                f"{c['match_best']['train_flops']:.3e}" if "train_flops" in c["match_best"] else "never",
+                f"{c['match_best']['gpu_hours']:,.0f}" if "gpu_hours" in c["match_best"] else "",
+                f"{c['match_best']['days']:,.1f}" if "days" in c["match_best"] else "",
+                human(c["match_best"].get("break_even_served")),
+            ]
+            for c in matched
+        ]
+        header = [
+            "name",
+            "tokens",
+            "train FLOPs",
+            "GPU-hours",
+            "days",
+            "cheaper over its life above (tokens served)",
+        ]
+        lines += ["  " + r for r in _table(header, rows)]
     if "corpus" in plan and cands:
         lines += ["", f"Corpus ({plan['corpus']['manifest']}): epochs per source"]
         sources = list(plan["corpus"]["weights"])

@@ -39,6 +39,11 @@ class Candidate:
     tokens_from: str  # "spec" (SPEC@TOKENS), "config" (steps x global batch) or "" (unknown)
 
     @property
+    def base(self) -> str:
+        """The name without its @TOKENS: per-candidate options (NAME=VALUE) match either."""
+        return self.name.split("@")[0]
+
+    @property
     def params(self) -> int:
         """Every parameter: the N of the scaling fit."""
         return self.model.num_params()
@@ -69,7 +74,8 @@ def parse_count(text: str, what: str) -> float:
 def load_candidate(spec: str) -> Candidate:
     """`NAME`, `PATH.toml`, `PATH.json`, each optionally `@TOKENS`."""
     body, _, tokens_text = spec.partition("@")
-    body = body.strip()
+    body, tokens_text = body.strip(), tokens_text.strip()
+    suffix = f"@{tokens_text}" if tokens_text else ""  # in the name: 7b and 7b@2T can be compared
     tokens = parse_count(tokens_text, f"candidate {spec!r} tokens") if tokens_text else None
     path = Path(body)
     if path.suffix == ".toml" or (not path.suffix and (CONFIGS / f"{body.lower()}.toml").is_file()):
@@ -83,7 +89,7 @@ def load_candidate(spec: str) -> Candidate:
             raise ValueError(f"candidate {spec!r}: {err}") from None
         from_config = float(cfg.steps * cfg.global_batch_tokens)
         return Candidate(
-            path.stem,
+            path.stem + suffix,
             str(path),
             model,
             cfg.seq_len,
@@ -95,11 +101,18 @@ def load_candidate(spec: str) -> Candidate:
             model = ModelConfig.load(path)
         except (ValueError, TypeError) as err:
             raise ValueError(f"candidate {spec!r}: {err}") from None
-        return Candidate(path.stem, str(path), model, model.max_seq_len, tokens, "spec" if tokens else "")
+        return Candidate(
+            path.stem + suffix, str(path), model, model.max_seq_len, tokens, "spec" if tokens else ""
+        )
     if body.lower() in PRESETS:
         model = PRESETS[body.lower()]
         return Candidate(
-            body.lower(), f"preset {body.lower()}", model, model.max_seq_len, tokens, "spec" if tokens else ""
+            body.lower() + suffix,
+            f"preset {body.lower()}",
+            model,
+            model.max_seq_len,
+            tokens,
+            "spec" if tokens else "",
         )
     raise ValueError(
         f"candidate {spec!r}: not a preset ({', '.join(PRESETS)}), nor a .toml training config, "

@@ -46,6 +46,9 @@ def _marks(plan: dict) -> list[tuple[str, float, float, str, str]]:
         marks.append(("smallest model at target loss", small["params"], small["tokens"], "^", "#3a7d44"))
     for c in plan.get("candidates", []):
         marks.append((c["name"], c["params"], c["tokens"], "s", "#1f77b4"))
+        m = c.get("match_best")
+        if m and m["of"] != c["name"] and math.isfinite(m["tokens"]):
+            marks.append((f"{c['name']} at {m['of']}'s loss", c["params"], m["tokens"], "s-open", "#1f77b4"))
     return marks
 
 
@@ -87,19 +90,26 @@ def figure(plan: dict):
                 [p.n for p in adj], [p.d for p in adj], color="#c0504d", ls="--", lw=1.2,
                 label=f"inference-adjusted frontier ({served:.1e} tokens served)",
             )  # fmt: skip
+    best = min(plan.get("candidates", []), key=lambda c: c["loss"], default=None)
+    if best is not None and len(plan["candidates"]) > 1:
+        ax.contour(nn, dd, loss, levels=[best["loss"]], colors="#1f77b4", linestyles="--", linewidths=1.8)
     for label, n, d, marker, colour in marks:
-        is_candidate = marker == "s"
-        ax.plot(n, d, marker=marker, color=colour, ms=7 if is_candidate else 10, ls="none",
-                label=None if is_candidate else label)  # fmt: skip
-        if is_candidate:
+        if marker.startswith("s"):  # a candidate (open: trained on to the best candidate's loss), named
+            face = "none" if marker == "s-open" else colour
+            ax.plot(n, d, marker="s", color=colour, mfc=face, ms=7, ls="none")
             ax.annotate(label, (n, d), textcoords="offset points", xytext=(5, 4), fontsize=8, color=colour)
+        else:
+            ax.plot(n, d, marker=marker, color=colour, ms=10, ls="none", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     ax.set_xlabel("parameters N")
     ax.set_ylabel("training tokens D")
-    ax.set_title(f"Predicted loss L(N, D), {fit.name} fit; squares: candidates", fontsize=10)
+    title = f"Predicted loss L(N, D), {fit.name} fit; squares: candidates"
+    if best is not None and len(plan["candidates"]) > 1:
+        title += f" (dashed blue: {best['name']}'s loss)"
+    ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.25)
     ax.legend(fontsize=7, loc="upper left")
     return fig

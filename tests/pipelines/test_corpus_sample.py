@@ -30,7 +30,9 @@ TARGETS = {
     ("ccnet", "too_short"): (0.95, 0.95),
     ("ccnet", "invalid_utf8"): (1.0, 1.0),
     ("ccnet", "malformed_record"): (1.0, 1.0),
-    ("ccnet", "wikiref"): (0.90, 0.90),
+    # 0.85: with the LM card's fixed cutoffs (the default since issue 10) 2 of the 61 pages the ground
+    # truth expects as perplexity_tail fall under p60 and are dropped by wikiref instead (precision 15/17)
+    ("ccnet", "wikiref"): (0.85, 0.90),
     ("ccnet", "kept"): (0.95, 0.95),
     ("c4", "language"): (0.95, 0.95),
     ("c4", "duplicate_url"): (0.95, 0.95),
@@ -150,7 +152,12 @@ def test_commoncrawl_outputs_carry_ccnet_fields(corpus_out):
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every output file's bytes; run.json (the run's provenance: times, command) differs by design."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "run.json"
+    }
 
 
 @pytest.mark.slow

@@ -51,6 +51,18 @@ def test_budget_served_and_target(tmp_path, capsys):
         assert c["gpu_hours"] == pytest.approx(20000 * 24)
         assert c["days"] == pytest.approx(20000 / 512)
         assert c["inference_flops"] == pytest.approx(2 * c["params_non_embedding"] * 2e12)
+    c7, c13 = plan["candidates"]
+    assert c13["loss"] < c7["loss"]  # on one budget the larger model predicts the lower loss
+    m = c7["match_best"]  # what 7B needs to match it, and the serving volume above which it pays off
+    assert m["of"] == "13b" and fit.loss(c7["params"], m["tokens"]) == pytest.approx(c13["loss"], abs=1e-9)
+    assert m["tokens"] > c7["tokens"] and m["days"] == pytest.approx(m["gpu_hours"] / 512 / 24)
+
+    def life(c, tokens, served):
+        return c["flops_per_token"] * tokens + 2 * c["params_non_embedding"] * served
+
+    i = m["break_even_served"]
+    assert life(c7, m["tokens"], i) == pytest.approx(life(c13, c13["tokens"], i), rel=1e-9)
+    assert life(c7, m["tokens"], 2 * i) < life(c13, c13["tokens"], 2 * i)
     assert "13b" in text and "Inference-adjusted" in text and "smallest model within the budget" in text
     png, svg = out.with_suffix(".png"), out.with_suffix(".svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in svg.read_bytes()[:1000]
@@ -129,6 +141,8 @@ def test_corpus_epochs_from_a_real_manifest(shared_data, tmp_path, capsys):
         (["--target-loss", "1.5", "--compute", "1e23"], "not above the fit's irreducible loss"),
         (["--candidates", "7b", "--tokens-per-s-per-gpu", "8b=300"], "8b is not a candidate"),
         (["--mfu", "45"], "fraction"),
+        (["--mfu", "0.4", "--peak-tflops", "-3"], "--peak-tflops must be positive"),
+        (["--gpu", "H100", "--mfu", "0.4"], "ambiguous"),
         (["--mfu-from", "/nonexistent/run"], "cannot read the run's metrics"),
         (["--manifest", "/nonexistent/shards"], "cannot read the manifest"),
         (["--fit-set", "Z=3"], "--fit-set 'Z=3'"),
@@ -173,3 +187,17 @@ def test_report_shows_the_plan(tmp_path, capsys):
     capsys.readouterr()
     assert report(["--corpus", str(corpus), "--plan", str(plan)]) == 2
     assert f"{plan}: not a plan" in capsys.readouterr().err
+
+
+def test_llama_corpus_table_gives_table_1_epochs(capsys, tmp_path):
+    """configs/plan/llama1-corpus.json holds LLaMA's corpus as its Table 1 implies it; 65B's 1.4T tokens
+    (from configs/pretrain/65b.toml) make Table 1's epochs again, and 7B on 5x the tokens makes 5x."""
+    table = json.loads((REPO / "configs" / "plan" / "llama1-corpus.json").read_text())
+    out = tmp_path / "p.json"
+    argv = ["--candidates", "65b,7b@7T", "--manifest", str(REPO / "configs/plan/llama1-corpus.json")]
+    assert _run([*argv, "--tokens-per-s-per-gpu", "7b=3000", "--out", str(out), "--no-plot"], capsys)[0] == 0
+    c65, c7 = json.loads(out.read_text())["candidates"]
+    assert c7["name"] == "7b@7T" and c7["tokens_per_s_per_gpu"] == 3000  # per-name values match NAME@TOKENS
+    for source, row in table["sources"].items():
+        assert c65["corpus"][source]["epochs"] == pytest.approx(row["epochs_at_1.4T"], rel=2e-3)
+        assert c7["corpus"][source]["epochs"] == pytest.approx(5 * row["epochs_at_1.4T"], rel=2e-3)
