@@ -77,8 +77,9 @@ def corpus_problems(stats: dict[str, dict], bands: dict) -> list[str]:
     """Problems of the corpus stage, one line each, naming the source and the number.
 
     `stats`: {source: its stats/<source>.json}. Checks conservation (documents_in = kept + dropped and
-    the pipeline's own `conservation_ok`), input files that failed (the `files` block; a statistics
-    file written before file accounting existed has none, and then this check has nothing to read),
+    the pipeline's own `conservation_ok`, which covers files matched = read + failed), input files that
+    failed (the `files` block: matched, read, failed, failed_files; statistics written before file
+    accounting existed have none, and then this check has nothing to read),
     and the keep-rate band. A source with documents_in 0 has no keep-rate: it fails unless its band's
     low end is open or 0.
     """
@@ -94,9 +95,11 @@ def corpus_problems(stats: dict[str, dict], bands: dict) -> list[str]:
         files = s.get("files")
         limit = _band(bands, "files_failed", source)
         if isinstance(files, dict) and limit is not None and files.get("failed", 0) > limit:
+            first = (files.get("failed_files") or [{}])[0]
+            example = f"; first: {first.get('file')}: {first.get('error')}" if first else ""
             problems.append(
-                f"{source}: {files['failed']} input files failed (of {files.get('matched', '?')} matched), "
-                f"at most {limit} allowed"
+                f"{source}: {files['failed']} input files failed (of {files.get('matched', '?')} matched"
+                f"{example}), at most {limit} allowed"
             )
         band = _band(bands, "keep_rate", source)
         if s["documents_in"] == 0:

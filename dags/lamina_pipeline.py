@@ -59,7 +59,10 @@ import lamina_launch  # noqa: E402
 
 CORPUS_MAIN = str(DAGS / "lamina_corpus_main.py")
 SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
-MODEL_FILES = ("lid/lid.bin", "wikiref/wikiref.bin")  # what `lamina models` must have written
+# What `lamina models` must have written, by the model_paths key that replaces it.
+MODEL_FILES = {"lid_model": "lid/lid.bin", "wikiref_model": "wikiref/wikiref.bin"}
+# The model_paths setting's keys -> the flags of `lamina corpus`.
+MODEL_FLAGS = {"lid_model": "lid-model", "lm_dir": "lm-dir", "wikiref_model": "wikiref-model"}
 
 # Every setting, its default and what it is (the Variable `lamina` and the params use these names).
 SETTINGS = {
@@ -68,6 +71,11 @@ SETTINGS = {
     "input": ("", "input root (cc/, c4/, ...), local or gs://; empty: the sample world, generated per run"),
     "sample_seed": (0, "seed of the generated sample world"),
     "models": ("", "prebuilt models (folder or gs:// URL as `lamina models` writes it); empty: train"),
+    "model_paths": (
+        {},
+        "prebuilt models one by one: lid_model, lm_dir, wikiref_model (lamina corpus' "
+        "--lid-model, --lm-dir, --wikiref-model; fastText lid.176.bin and cc_net's LMs too)",
+    ),  # fmt: skip
     "corpus_config": ("", "TOML config of `lamina corpus` on the workers; empty: lamina's defaults"),
     "sources": (list(SOURCES), "the sources this run builds (the others' tasks are skipped)"),
     "runner": (
@@ -145,7 +153,11 @@ def resolve(variable: dict, params: dict, partition: str) -> dict:
     cluster_run = f"{(s['cluster_out'] or s['out']).rstrip('/')}/{partition}"
     s["partition"], s["run"] = partition, run
     s["input"] = s["input"] or f"{run}/sample"
-    s["models"] = s["models"] or f"{run}/models"
+    bad = sorted(set(s["model_paths"]) - set(MODEL_FLAGS))
+    if bad:
+        raise ValueError(f"model_paths: unknown model(s) {bad} (known: {', '.join(MODEL_FLAGS)})")
+    s["train_models"] = not (s["models"] or s["model_paths"])
+    s["models"] = s["models"] or (f"{run}/models" if s["train_models"] else "")
     s["corpus"], s["pretrain"] = f"{run}/corpus", f"{run}/pretrain"
     s["cluster_manifest"] = s["manifest"] or f"{cluster_run}/corpus/shards/manifest.json"
     s["cluster_pretrain"] = f"{cluster_run}/pretrain"
@@ -166,7 +178,10 @@ def dataflow_job_name(source: str, partition: str) -> str:
 
 def _beam_options(s: dict, source: str) -> dict:
     """The pipeline options of one source's task: lamina corpus' flags, then Beam's."""
-    options = {"sources": source, "input": s["input"], "models": s["models"], "out": s["corpus"]}
+    options = {"sources": source, "input": s["input"], "out": s["corpus"]}
+    if s["models"]:
+        options["models"] = s["models"]
+    options.update({MODEL_FLAGS[k]: v for k, v in sorted(s["model_paths"].items())})
     if s["corpus_config"]:
         options["config"] = s["corpus_config"]
     if s["wheel"] and s["runner"] != "DirectRunner":
@@ -289,9 +304,12 @@ def sample(s: dict) -> str:
 
 @task.bash(**REMOTE_RETRIES)
 def models(s: dict) -> str:
-    """Train the filter models on the input into the partition, or check the prebuilt ones."""
-    files = [f"{s['models']}/{f}" for f in MODEL_FILES]
-    if s["models"] != f"{s['run']}/models":
+    """Train the filter models on the input into the partition, or check that the prebuilt ones are
+    there (each corpus task then verifies the ones its source needs, cards and labels, before it runs)."""
+    given = s["model_paths"]
+    files = [f"{s['models']}/{f}" for k, f in MODEL_FILES.items() if k not in given] if s["models"] else []
+    if not s["train_models"]:
+        files += list(given.values())
         code = (
             "import sys; from apache_beam.io.filesystems import FileSystems as F; "
             "gone = [f for f in sys.argv[1:] if not F.exists(f)]; "
