@@ -272,13 +272,14 @@ def _ensure_base(sample: Path | None, models: Path | None, work: Path) -> tuple[
 
 
 def make_world(work: Path, n: int) -> tuple[Path, float]:
-    """The scaled world of `n` copies under `work/world-<n>` and its generation rate (documents/s)."""
+    """The scaled world of `n` rewritten copies under `work/world-<n>` (scale_world's keep_sample=False)
+    and its generation rate (documents/s, sample world included)."""
     from lamina.sample import write_sample_world
     from lamina.sample.scale import scale_world
 
     t0 = time.perf_counter()
     root = write_sample_world(work / f"world-{n}", seed=0)
-    got = scale_world(root, n, seed=0)
+    got = scale_world(root, n, seed=0, keep_sample=False)  # n rewritten copies: one mixture at every n
     return root, got["documents"] / (time.perf_counter() - t0)
 
 
