@@ -69,9 +69,11 @@ $(OUT)/corpus/shards/manifest.json:
 report: venv ## rebuild the HTML filter reports of $(OUT)/corpus
 	$(LAMINA) report --corpus $(OUT)/corpus
 
+# A second `make pretrain` into a finished run is refused: PRETRAIN_ARGS=--resume or --overwrite.
+PRETRAIN_ARGS ?=
 pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU on the corpus shards
 	$(LAMINA) pretrain --config configs/pretrain/tiny.toml --manifest $(OUT)/corpus/shards/manifest.json \
-	  --out $(OUT)/pretrain
+	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	-$(MAKE) -s datatrove-venv || echo "datatrove could not be installed: lamina bench datatrove will skip"

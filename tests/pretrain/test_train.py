@@ -215,3 +215,15 @@ def test_rerun_refuses_without_resume_or_overwrite_and_epochs_are_logged(fresh_s
         r["loss"] for r in records
     ]
     assert not (out / "tb" / "stale.txt").exists()
+
+
+def test_adamw_fused_on_cuda_foreach_elsewhere():
+    from lamina.pretrain.optim import adamw_implementation, build_optimizer
+
+    assert adamw_implementation(torch.device("cuda", 0)) == "fused"
+    assert adamw_implementation(torch.device("cpu")) == "foreach"
+    opt = build_optimizer(Transformer(preset("tiny")), TrainConfig())
+    assert (opt.defaults["foreach"], opt.defaults["fused"]) == (True, False)
+    if torch.cuda.is_available():
+        opt = build_optimizer(Transformer(preset("tiny")).cuda(), TrainConfig())
+        assert (opt.defaults["foreach"], opt.defaults["fused"]) == (False, True)
