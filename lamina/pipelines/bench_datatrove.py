@@ -155,7 +155,7 @@ def bench(argv: list[str] | None = None) -> list[dict] | None:
 
 
 def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
-    from lamina.pipelines.bench_scale import _ensure_base, make_world, run_point
+    from lamina.pipelines.bench_scale import _ensure_base, error_line, make_world, run_point
     from lamina.pipelines.corpus import DEFAULT_RUNNER
 
     _, models = _ensure_base(None, args.models, work)
@@ -181,6 +181,7 @@ def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
         (c, w): {"lamina": [], "datatrove": []} for c, _ in chains for w in workers
     }
     docs_in: dict[str, int] = {}
+    failed: dict[tuple[str, int], str] = {}
     for rep in range(args.repeats):
         for w in workers if rep % 2 == 0 else list(reversed(workers)):
             for chain, source in chains:
@@ -189,7 +190,12 @@ def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
                         "--config", str(cfg), "--cc-input", str(wet), "--c4-input", str(c4_in),
                         f"--runner={DEFAULT_RUNNER}", f"--direct_num_workers={w}",
                         "--direct_running_mode=multi_processing"]  # fmt: skip
-                ours = run_point(argv, work)
+                try:
+                    ours = run_point(argv, work)
+                except RuntimeError as e:  # a failed run is a finding: print it, go on
+                    failed[(chain, w)] = f"Lamina: {error_line(e)}"
+                    print(f"{chain} {w} worker(s): Lamina FAILED: {error_line(e)}", flush=True)
+                    continue
                 docs_in[chain] = ours["stats"][source]["documents_in"]
                 dt_out, tmp = work / f"datatrove-{chain}-{w}", work / f"datatrove-tmp-{chain}-{w}"
                 for d in (dt_out, tmp):
@@ -208,7 +214,12 @@ def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
                     spec.update(input=str(world / "cc"), paths_file=str(wet), min_length=300,
                                 lid=str(models / "lid" / "lid.bin"), languages=["en"], lid_threshold=0.5,
                                 lm=str(models / "lm"), cutoffs={"en": [p30, p60]})  # fmt: skip
-                theirs = _run_datatrove(python, spec)
+                try:
+                    theirs = _run_datatrove(python, spec)
+                except RuntimeError as e:
+                    failed[(chain, w)] = f"datatrove: {error_line(e)}"
+                    print(f"{chain} {w} worker(s): datatrove FAILED: {error_line(e)}", flush=True)
+                    continue
                 runs[(chain, w)]["lamina"].append(ours["wall"])
                 runs[(chain, w)]["datatrove"].append(theirs["wall"])
     rows = []
@@ -218,6 +229,9 @@ def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
     )
     for chain, source in chains:
         for w in workers:
+            if not runs[(chain, w)]["lamina"] or not runs[(chain, w)]["datatrove"]:
+                print(f"{chain:<7}{w:>2}  FAILED: {failed.get((chain, w), 'no run')}")
+                continue
             a = statistics.median(runs[(chain, w)]["lamina"])
             b = statistics.median(runs[(chain, w)]["datatrove"])
             ours_k = _kept_lamina(work / f"lamina-{chain}-{w}", source)

@@ -179,6 +179,13 @@ def run_point(argv: list[str], work: Path) -> dict:
     return got
 
 
+def error_line(e: Exception) -> str:
+    """The last line of a failed run's message that names an error (e.g. a ConservationError)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    named = [x for x in lines if "Error" in x or "error" in x]
+    return (named or lines or ["unknown error"])[-1][:400]
+
+
 # ---------------------------------------------------------------- ground truth and outputs
 
 
@@ -330,6 +337,7 @@ def _bench(args: argparse.Namespace, work: Path) -> list[dict]:
             f"{'worker MB':>10}{'tree MB':>8}{'group B':>10}{'group elems':>12}{'shuffle B/B':>12}"
             f"{'shards':>7}{'max shard kB':>13}  quality"
         )
+        failed: dict[tuple[str, int], str] = {}
         for source in sources:
             runs: dict[int, list[dict]] = {w: [] for w in workers}
             for rep in range(args.repeats):
@@ -339,9 +347,15 @@ def _bench(args: argparse.Namespace, work: Path) -> list[dict]:
                     argv = ["--input", str(world), "--models", str(models), "--out", str(out), "--sources", source,
                             "--write-dropped", f"--runner={DEFAULT_RUNNER}", f"--direct_num_workers={w}",
                             "--direct_running_mode=multi_processing"]  # fmt: skip
-                    runs[w].append(run_point(argv, work))
+                    try:
+                        runs[w].append(run_point(argv, work))
+                    except RuntimeError as e:  # a failed point is a finding: print it, go on
+                        failed[(source, w)] = error_line(e)
             for w in workers:
                 rs = runs[w]
+                if not rs:
+                    print(f"{source:<14}{w:>2}  FAILED: {failed[(source, w)]}", flush=True)
+                    continue
                 out = work / f"out-{n}-{source}-{w}"
                 st = rs[-1]["stats"][source]
                 wall = statistics.median(r["wall"] for r in rs)
