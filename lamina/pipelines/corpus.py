@@ -150,8 +150,9 @@ def check_runner(runner: str | None) -> None:
                 return
         except ImportError:
             pass
-    names = sorted({n for n in _RUNNER_MAP if not n.startswith(("test", "bundle", "switching", "python"))})
-    valid = ", ".join(n.removesuffix("runner").capitalize() + "Runner" for n in names)
+    skip = ("Test", "BundleBased", "Switching", "PythonRPC")
+    valid = ", ".join(sorted({p.rsplit(".", 1)[1] for p in _RUNNER_MAP.values()}))
+    valid = ", ".join(n for n in valid.split(", ") if not n.startswith(skip))
     raise UsageError(f"unknown runner {runner!r}; valid: {valid} (or a full class path)")
 
 

@@ -97,7 +97,8 @@ def expand_inputs(spec: str, pattern: str = "*.warc.wet.gz") -> list[tuple[str, 
     except Exception as e:  # noqa: BLE001 - Beam raises BeamIOError for an unreadable root
         raise InputError(f"cannot list input files {glob}: {e}") from None
     if not matches:
-        raise NoInputFiles(f"no input files match {glob}")
+        where = glob if glob == spec else f"{pattern} under {spec}"
+        raise NoInputFiles(f"no input files match {where}")
     return _no_duplicates([(m, m[len(root) :].lstrip("/")) for m in matches], glob)
 
 

@@ -263,7 +263,11 @@ def _mistake(tmp_path: Path, kind: str) -> tuple[list[str], str]:
             str(tmp_path / "c.toml"),
         ], "[ccnet] lid_threshold: expected a number, got the string '0.5'"
     if kind == "missing_input":
-        return [*base, "--cc-input", str(tmp_path / "nowhere")], f"no input files match {tmp_path}/nowhere/**"
+        return [
+            *base,
+            "--cc-input",
+            str(tmp_path / "nowhere"),
+        ], f"no input files match *.warc.wet.gz under {tmp_path}/nowhere"
     if kind == "unknown_runner":
         return [*base, "--runner=SparkRuner"], "unknown runner 'SparkRuner'; valid: "
     if kind == "no_models":
