@@ -44,8 +44,6 @@ WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "st
 # SOURCE_TRANSFORM(spec, config, funnel), a transform with settings() and output_name(); each has
 # a --<source>-input option and a [<source>] config table.
 MODULE_SOURCES = ("github", "arxiv", "wikipedia", "books", "stackexchange")
-# Sources that run filter models (and so need --models): CCNet (LID, KenLM, wikiref) and C4 (LID).
-MODEL_SOURCES = ("commoncrawl", "c4")
 STAGING = ".staging"  # <out>/.staging/: where a run writes until it has succeeded
 
 
@@ -71,11 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input", required=True, help="sample world / input root (holds cc/ and c4/), local or gs://"
     )
+    p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
+    p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
     p.add_argument(
-        "--models",
-        default=None,
-        help="models directory of `lamina models` (local or gs://); needed by commoncrawl and c4 only",
+        "--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)"
     )
+    p.add_argument("--wikiref-model", default=None, help="reference classifier model file")
     p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
     p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
     p.add_argument(
@@ -215,16 +214,19 @@ def build_source(pbegin, source: str, spec: str, out: str, config=None, write_dr
 class SourceBranch(beam.PTransform):
     """One source's read -> filter -> write -> statistics branch (labels scoped by the source)."""
 
-    def __init__(self, source: str, args: argparse.Namespace, cfg: opts.CorpusConfig):
+    def __init__(self, source: str, args: argparse.Namespace, cfg: opts.CorpusConfig, cutoffs=None):
         super().__init__()
         self.source, self.args, self.cfg = source, args, cfg
+        self.cutoffs = cutoffs  # CCNet's, resolved by model_paths.prepare
 
     def expand(self, pbegin):
         from lamina.pipelines.c4 import C4
         from lamina.pipelines.ccnet import CCNet, output_name
+        from lamina.pipelines.model_paths import resolve
 
         source, args, cfg = self.source, self.args, self.cfg
         inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        models = resolve(args, cfg)
         write_dropped = args.write_dropped or cfg.run.write_dropped
         fetch = Fetch(cfg.run.fetch_retries, cfg.run.fetch_backoff_s)
         if source in MODULE_SOURCES:
@@ -239,7 +241,7 @@ class SourceBranch(beam.PTransform):
                 _inputs(args.cc_input or _cc_default(inp), "--cc-input"), source, cfg.ccnet.max_bytes, fetch
             )
             funnel.add_stage("read", read.dropped, read.tally)
-            kept = read.docs | "ccnet" >> CCNet(args.models, cfg.ccnet, funnel)
+            kept = read.docs | "ccnet" >> CCNet(models, cfg.ccnet, funnel, self.cutoffs)
             name_of, settings = output_name, opts.as_dict(cfg.ccnet)
         elif source == "c4":
             funnel = Funnel("c4", "c4")
@@ -260,9 +262,18 @@ class SourceBranch(beam.PTransform):
             )
             funnel.add_stage("read", read.dropped, read.tally)
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
-            kept = read.docs | "c4" >> C4(args.models or "", badwords, cfg.c4, funnel)
+            kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
             # one file per run: <language>.jsonl.gz
             name_of, settings = ShardedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
+            if "://" not in badwords:
+                from lamina.filters.c4 import bad_words_provenance
+
+                lang = "en" if cfg.c4.language == "all" else cfg.c4.language
+                settings["badwords_list"] = bad_words_provenance(badwords, lang)
+            if cfg.c4.language != "all":
+                settings["language_model"] = (
+                    "langdetect 1.0.9 (seed 0)" if cfg.c4.language_id == "langdetect" else models.lid
+                )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
         return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped)
@@ -334,9 +345,10 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     for s in sources:
         if s not in WEB_SOURCES:
             raise UsageError(f"unknown source {s!r} in --sources (one of {', '.join(WEB_SOURCES)})")
-    needs_models = [s for s in sources if s in MODEL_SOURCES and not (s == "c4" and cfg.c4.language == "all")]
-    if needs_models and not args.models:
-        raise UsageError(f"--models is needed by {', '.join(needs_models)} (the output of `lamina models`)")
+    from lamina.pipelines.model_paths import prepare, resolve
+
+    dry = any(a.replace(" ", "").lower() in ("--dry_run=true", "--dry_run") for a in beam_args)
+    cutoffs = prepare(resolve(args, cfg), cfg, sources, check=not dry)  # every model, before any worker
     allowed = cfg.run.allow_failed_inputs if args.allow_failed_inputs is None else args.allow_failed_inputs
     out = args.out.rstrip("/")
     staging = f"{out}/{STAGING}"
@@ -344,7 +356,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
     readers.FILES_LISTED.clear()
     for s in sources:  # building the branches expands (and so checks) every input
-        _ = p | s >> SourceBranch(s, staged, cfg)
+        _ = p | s >> SourceBranch(s, staged, cfg, cutoffs)
     totals = {s: n for s, n in readers.FILES_LISTED.items() if s in sources}
     if _dry_run(p):
         return CorpusRun({}, p.run())
@@ -401,9 +413,11 @@ def _dry_run(p: beam.Pipeline) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _ = _parser().parse_known_args(argv)
+    from lamina.models.check import ModelError
+
     try:
         stats = run(argv).stats
-    except (opts.ConfigError, InputError, UsageError, RunFailed) as e:
+    except (ModelError, opts.ConfigError, InputError, UsageError, RunFailed) as e:
         print(f"lamina corpus: {e}", file=sys.stderr)
         return 2
     out = args.out.rstrip("/")

@@ -271,7 +271,7 @@ def _mistake(tmp_path: Path, kind: str) -> tuple[list[str], str]:
     if kind == "unknown_runner":
         return [*base, "--runner=SparkRuner"], "unknown runner 'SparkRuner'; valid: "
     if kind == "no_models":
-        return ["--input", str(root), "--sources", "commoncrawl"], "--models is needed by commoncrawl"
+        return ["--input", str(root), "--sources", "commoncrawl"], "is needed: pass --models DIR"
     if kind == "bad_set":
         return [*base, "--set", "ccnet.min_length=many"], "--set [ccnet] min_length: expected an integer"
     raise AssertionError(kind)
