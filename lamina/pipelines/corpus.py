@@ -269,7 +269,10 @@ class SourceBranch(beam.PTransform):
                 from lamina.filters.c4 import bad_words_provenance
 
                 lang = "en" if cfg.c4.language == "all" else cfg.c4.language
-                settings["badwords_list"] = bad_words_provenance(badwords, lang)
+                try:
+                    settings["badwords_list"] = bad_words_provenance(badwords, lang)
+                except OSError as e:  # a missing list: one line before the run, not a worker traceback
+                    raise InputError(f"c4 bad-words list: {e} (set it with --set c4.badwords=PATH)") from None
             if cfg.c4.language != "all":
                 settings["language_model"] = (
                     "langdetect 1.0.9 (seed 0)" if cfg.c4.language_id == "langdetect" else models.lid

@@ -272,13 +272,28 @@ def _mistake(tmp_path: Path, kind: str) -> tuple[list[str], str]:
         return [*base, "--runner=SparkRuner"], "unknown runner 'SparkRuner'; valid: "
     if kind == "no_models":
         return ["--input", str(root), "--sources", "commoncrawl"], "is needed: pass --models DIR"
+    if kind == "missing_badwords":
+        return [
+            *base,
+            "--set",
+            f"c4.badwords={tmp_path}/none.txt",
+        ], "c4 bad-words list: [Errno 2] No such file"
     if kind == "bad_set":
         return [*base, "--set", "ccnet.min_length=many"], "--set [ccnet] min_length: expected an integer"
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize(
-    "kind", ["misspelled_flag", "toml_type", "missing_input", "unknown_runner", "no_models", "bad_set"]
+    "kind",
+    [
+        "misspelled_flag",
+        "toml_type",
+        "missing_input",
+        "unknown_runner",
+        "no_models",
+        "missing_badwords",
+        "bad_set",
+    ],
 )
 def test_user_mistakes_are_one_line_before_the_run(tmp_path, capsys, kind):
     argv, expected = _mistake(tmp_path, kind)
