@@ -34,9 +34,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from lamina.pipelines import options as opts
 from lamina.pipelines import progress, readers
-from lamina.pipelines.accounting import Funnel, check_conservation
+from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
 from lamina.pipelines.readers import Fetch, InputError, ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import ShardedName, WriteDocs, WriteDropped
+from lamina.reports import provenance
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
@@ -191,6 +192,7 @@ def write_outputs(kept, funnel: Funnel, source: str, out: str, name_of, settings
     written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
+    written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
 
@@ -344,6 +346,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     check_beam_args(beam_args)
     check_runner(args.runner)
     cfg = opts.load_config(args.config, args.set)
+    started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     for s in sources:
         if s not in WEB_SOURCES:
@@ -386,6 +389,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         )
     for s in sources:
         _promote(staging, out, s)
+    provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
 
 
