@@ -68,7 +68,7 @@ def test_lamina_models_on_real_dumps_writes_every_model_or_says_why_not(real_mod
             assert f["sha256"] == sha256_of(out / "lm" / f["file"]), (lang, kind)
         check_lm(str(out / "lm"), lang)
     en = json.loads((out / "lm" / "en.card.json").read_text())["cutoffs"]
-    assert en["origin"].startswith("web sample") and en["documents"] >= 900
+    assert en["origin"].startswith("web sample") and en["documents"] >= 800  # C4 pages of 300+ characters
     assert en["document"]["p30"] < en["document"]["p60"]
 
 
