@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
     p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
-    p.add_argument("--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)")
+    p.add_argument(
+        "--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)"
+    )
     p.add_argument("--wikiref-model", default=None, help="reference classifier model file")
     p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
     p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
