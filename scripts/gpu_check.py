@@ -171,7 +171,10 @@ def check_environment(args, device, deadline) -> dict:
             cuda=torch.version.cuda,
             capability=f"{props.major}.{props.minor}",
             bf16_supported=torch.cuda.is_bf16_supported(),
+            allow_tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
         )
+        with contextlib.suppress(Exception):  # NCCL's version, where this build has it
+            figures["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
     peak = device_peak_flops(device)
     figures["peak_bf16_tflops"] = peak / 1e12 if peak else None
     try:
