@@ -221,6 +221,11 @@ def test_unreachable_url_fails_the_run_and_a_failed_rerun_leaves_outputs(tmp_pat
         st["files"]["failed_files"][0]["file"] == url and "refused" in st["files"]["failed_files"][0]["error"]
     )
     assert st["documents_in"] == 3 and st["conservation_ok"]
+    from lamina.reports.cli import main as report_main
+
+    assert report_main(["--corpus", str(out)]) == 0  # the report shows the failed file too
+    page = (out / "report" / "c4.html").read_text()
+    assert "2 matched, 1 read, 1 failed" in page and url in page
 
 
 def test_binary_books_and_github_rows_are_counted_drops(tmp_path, shared_data):
