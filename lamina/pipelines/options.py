@@ -75,6 +75,8 @@ class C4PipelineConfig:
 class RunConfig:
     direct_num_workers: int = 2  # processes of the local multi-process runner
     write_dropped: bool = False  # also write every dropped document under dropped/<source>/
+    shard_documents: int = 100_000  # documents per output shard file, mean (writers.ShardLimit)
+    shard_bytes: int = 1_000_000_000  # uncompressed JSON bytes per output shard file, mean; 0 = none
 
 
 @dataclasses.dataclass(frozen=True)
