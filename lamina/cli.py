@@ -20,6 +20,7 @@ COMMANDS = {
     "report": ("lamina.reports.cli", "build the HTML filter reports from a corpus run's statistics"),
     "pretrain": ("lamina.pretrain.cli", "train a LLaMA model (under torchrun for several processes)"),
     "export-hf": ("lamina.pretrain.hf", "checkpoint -> Hugging Face LlamaForCausalLM directory"),
+    "plan": ("lamina.plan.cli", "model size, tokens and days for a training budget and an inference volume"),
     "bench": ("lamina.bench", "benchmarks that print ratios against a baseline side by side"),
 }
 

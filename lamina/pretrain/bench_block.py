@@ -32,12 +32,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from lamina.pretrain import attention as attention_backends
 from lamina.pretrain.config import ModelConfig, preset
+from lamina.pretrain.metrics import device_peak_flops  # the one peak table (exact device names)
 from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, TransformerBlock
 
 BENCH_MODES = ("none", "full", "selective", "manual")
-
-# Dense bf16 peak FLOP/s of common accelerators, for MFU (from the vendors' data sheets).
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A10G": 125e12, "L4": 121e12}
 
 
 class _StorageTracker(TorchDispatchMode):
@@ -195,11 +193,7 @@ def format_table(title: str, rows: list[dict], tokens: int) -> str:
 
 
 def _peak_flops() -> float | None:
-    name = torch.cuda.get_device_name()
-    for key, flops in PEAK_BF16_FLOPS.items():
-        if key in name:
-            return flops
-    return None
+    return device_peak_flops(torch.device("cuda", torch.cuda.current_device()))
 
 
 @contextlib.contextmanager

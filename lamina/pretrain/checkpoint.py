@@ -12,6 +12,13 @@ State keys: `model` (the plain model's state-dict names, full tensors on load), 
 Atomic: all ranks write into `step_N.tmp/`, rank 0 renames it to `step_N/` once every rank has
 finished, and only then replaces `latest` (write to `latest.tmp`, rename). A run killed at any moment
 leaves `latest` naming a complete checkpoint; a half-written `.tmp` directory is ignored and removed.
+
+Asynchronous save (`async_save=True`, the config's `async_checkpoint`): DCP copies the state to CPU
+memory (a staged snapshot; the training step that follows cannot change what is written) and writes the
+files in a background thread, over its own gloo process group so its collectives never interleave with
+training's. `save` returns a `PendingSave` at once; `PendingSave.wait()` (every rank, at the next save
+or at the end of the run) waits for the files, then renames and moves `latest` as above. Memory: one
+CPU copy of this rank's shard of the state while a save is in flight.
 """
 
 from __future__ import annotations
@@ -63,6 +70,19 @@ def _state(model, optimizer, scheduler, loader, step: int) -> dict:
     }
 
 
+class PendingSave:
+    """A checkpoint being written in the background; `wait()` (collective) completes it."""
+
+    def __init__(self, future, finish):
+        self.future, self._finish, self.path = future, finish, None
+
+    def wait(self) -> Path:
+        if self.path is None:
+            self.future.result()  # this rank's files are written (re-raises the writer's error)
+            self.path = self._finish()
+        return self.path
+
+
 def save(
     ckpt_dir: str | Path,
     step: int,
@@ -72,8 +92,11 @@ def save(
     loader,
     model_config_json: str,
     keep: int = 0,
+    async_save: bool = False,
+    process_group=None,
 ):
-    """Write checkpoint `step_<step>` under `ckpt_dir` (collective: every rank calls it)."""
+    """Write checkpoint `step_<step>` under `ckpt_dir` (collective: every rank calls it). Returns its
+    path, or with `async_save` a `PendingSave` whose `wait()` returns it."""
     ckpt_dir = Path(ckpt_dir)
     name = f"step_{step:08d}"
     final, tmp = ckpt_dir / name, ckpt_dir / (name + ".tmp")
@@ -82,22 +105,32 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
     _barrier()
-    dcp.save(_state(model, optimizer, scheduler, loader, step), checkpoint_id=str(tmp))
-    _barrier()
-    if _rank() == 0:
-        (tmp / "model_config.json").write_text(model_config_json)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        pointer = ckpt_dir / (LATEST + ".tmp")
-        pointer.write_text(name + "\n")
-        os.replace(pointer, ckpt_dir / LATEST)
-        if keep > 0:
-            done = sorted(p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
-            for old in done[:-keep]:
-                shutil.rmtree(old, ignore_errors=True)
-    _barrier()
-    return final
+
+    def finish() -> Path:
+        _barrier()  # every rank's files are complete
+        if _rank() == 0:
+            (tmp / "model_config.json").write_text(model_config_json)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            pointer = ckpt_dir / (LATEST + ".tmp")
+            pointer.write_text(name + "\n")
+            os.replace(pointer, ckpt_dir / LATEST)
+            if keep > 0:
+                done = sorted(
+                    p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")
+                )
+                for old in done[:-keep]:
+                    shutil.rmtree(old, ignore_errors=True)
+        _barrier()
+        return final
+
+    state = _state(model, optimizer, scheduler, loader, step)
+    if async_save:
+        future = dcp.async_save(state, checkpoint_id=str(tmp), process_group=process_group)
+        return PendingSave(future, finish)
+    dcp.save(state, checkpoint_id=str(tmp))
+    return finish()
 
 
 def latest(ckpt_dir: str | Path) -> Path | None:

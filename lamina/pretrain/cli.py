@@ -2,13 +2,15 @@
 
 One process (CPU or one GPU):
     lamina pretrain --config configs/pretrain/tiny.toml --manifest out/corpus/shards/manifest.json \\
-        --out out/pretrain [--resume] [--set steps=100 --set lr=1e-3]
+        --out out/pretrain [--resume | --overwrite] [--set steps=100 --set lr=1e-3]
 Several processes on one node (FSDP2 over 8 GPUs, or dp x tp set in the config / with --set):
     torchrun --standalone --nproc-per-node 8 -m lamina pretrain --config configs/pretrain/1b.toml ...
 Many nodes: scripts/slurm/pretrain.sbatch (torchrun with a c10d rendezvous on the first node).
 
 Under torchrun each process reads RANK / LOCAL_RANK / WORLD_SIZE; the mesh is dp_shard x tp.
-Everything goes under --out: metrics.jsonl, tb/ (TensorBoard), checkpoints/, tokenizer.model.
+Everything goes under --out: metrics.jsonl, tb/ (TensorBoard), checkpoints/, tokenizer.model. A --out
+that already holds a run needs --resume (continue it, at any dp size, with any mixture weights) or
+--overwrite (start over); without either the command refuses in one line.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="shards manifest.json (or its directory)")
     p.add_argument("--out", default="out/pretrain", help="run directory (default out/pretrain)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/latest if present")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out (checkpoints, metrics, TensorBoard) and start from step 0",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     try:
-        trainer = Trainer(cfg, args.manifest, out, resume=args.resume)
+        trainer = Trainer(cfg, args.manifest, out, resume=args.resume, overwrite=args.overwrite)
     except (DataError, ValueError) as err:
         print(f"lamina pretrain: {err}", file=sys.stderr)
         return 2

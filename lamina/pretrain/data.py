@@ -17,8 +17,21 @@ whatever the number of processes.
   (micro-step, dp rank, row), so one process with 2 accumulation steps sees exactly the sequences two
   data-parallel processes see in one: losses are comparable across layouts. Tensor-parallel ranks of one
   group share a dp rank and so get the same data.
+- Validation (`heldout_batches`): the first `eval_sequences` held-out windows of each source, a set
+  fixed by the config alone. Rank r takes windows r, r + dp, ...; every rank runs the same number of
+  micro-batches (FSDP's collectives need that), the slots past the end are filled with a copy of
+  window 0 and masked out, so the mean over the set is the same for 1, 2 or 2048 ranks, also when there
+  are fewer windows than ranks. A source whose held-out slice cannot hold one window is an error at
+  start (`heldout_tokens = 0` turns validation off instead).
 - State (`state_dict`/`load_state_dict`): position and epoch per source, the generator's state and the
-  step count — everything needed to continue exactly where a checkpoint left off.
+  step count — everything needed to continue exactly where a checkpoint left off. None of it depends
+  on the layout (the slots are global), so a checkpoint written at dp = 4 resumes at dp = 2 or 8 with
+  the same global sequence of samples (elastic resume). Positions are kept per source NAME: a resume
+  with other mixture weights continues every source from where it stopped with the new weights (a
+  source given weight 0 keeps its position in the state for a later resume; a new source starts at 0),
+  so no sample is repeated before its source's epoch ends.
+- Sample ids: `last_samples` names the global batch's samples of the last `next_batch` as
+  "source:epoch:window" (the trainer writes them to samples.jsonl with `log_samples`).
 """
 
 from __future__ import annotations
@@ -199,10 +212,21 @@ class DataLoader:
                 )
             self.train_tokens[s], self.train_samples[s] = train, n
             self.heldout_samples[s] = max(0, (held - 1) // seq_len)
+        for s, stream in corpus.streams.items():  # after the training check: that one matters first
+            held = stream.num_tokens - self.train_tokens[s]
+            if heldout_tokens > 0 and self.heldout_samples[s] == 0:
+                raise DataError(
+                    f"{corpus.manifest_path}: source {s}'s held-out slice ({held} tokens: heldout_tokens "
+                    f"{heldout_tokens}, at most a tenth of its {stream.num_tokens}) cannot hold one validation "
+                    f"window of {seq_len + 1} tokens; raise heldout_tokens, lower seq_len, or set heldout_tokens = 0 "
+                    "to train without validation"
+                )
         self.rng = np.random.default_rng(seed)
-        self.positions = dict.fromkeys(self.sources, 0)  # next window index per source
+        self.positions = dict.fromkeys(self.sources, 0)  # next window index per source (also dormant ones)
         self.epochs = dict.fromkeys(self.sources, 0)  # completed passes per source
         self.steps = 0  # optimizer-step batches handed out
+        self.last_samples: list[str] = []  # the global batch of the last next_batch, "source:epoch:window"
+        self.resumed_weights: dict[str, float] | None = None  # the checkpoint's mixture, after a resume
 
     def _window(self, source: str, index: int, heldout: bool = False) -> np.ndarray:
         base = self.train_tokens[source] if heldout else 0
@@ -214,9 +238,11 @@ class DataLoader:
         slots = self.grad_accum * self.dp_size * self.micro_batch
         choice = self.rng.choice(len(self.sources), size=slots, p=self.probs)
         out = np.empty((self.grad_accum, self.micro_batch, self.seq_len + 1), dtype=np.int64)
+        self.last_samples = []
         for slot, k in enumerate(choice):
             s = self.sources[k]
             index = self.positions[s]
+            self.last_samples.append(f"{s}:{self.epochs[s]}:{index}")
             self.positions[s] += 1
             if self.positions[s] == self.train_samples[s]:
                 self.positions[s], self.epochs[s] = 0, self.epochs[s] + 1
@@ -227,23 +253,31 @@ class DataLoader:
         self.steps += 1
         return torch.from_numpy(out)
 
-    def heldout_batches(self, source: str, n_sequences: int) -> list[torch.Tensor]:
-        """This rank's share of the first `n_sequences` held-out windows of `source` (all ranks together;
-        rounded down to a multiple of dp_size x micro_batch so every rank gets equally many), as
-        micro-batches (micro_batch, seq_len + 1). Window i goes to rank i % dp_size, so the set - and the
-        mean loss over it - is the same for every layout whose dp_size x micro_batch divides
-        n_sequences. The same windows at every evaluation; empty when the source is too small."""
-        per = self.dp_size * self.micro_batch
-        total = min(n_sequences, self.heldout_samples[source]) // per * per
-        mine = list(range(self.dp_rank, total, self.dp_size))
+    def epoch_progress(self) -> dict[str, float]:
+        """Passes over each source's training windows so far (1.5 = one epoch and a half)."""
+        return {s: self.epochs[s] + self.positions[s] / self.train_samples[s] for s in self.sources}
+
+    def heldout_batches(self, source: str, n_sequences: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's share of the first `n_sequences` held-out windows of `source` (all ranks
+        together), as micro-batches (tokens (micro_batch, seq_len + 1) int64, mask (micro_batch,) bool).
+        Window i goes to rank i % dp_size; every rank gets ceil(n / (dp_size x micro_batch)) micro-batches,
+        padded with copies of window 0 whose mask is False. The same windows at every evaluation and for
+        every layout; empty only when validation is off (heldout_tokens = 0) or n_sequences is 0."""
+        total = min(n_sequences, self.heldout_samples[source])
+        if total <= 0:
+            return []
+        per_rank = -(-total // (self.dp_size * self.micro_batch)) * self.micro_batch
+        mine = [self.dp_rank + j * self.dp_size for j in range(per_rank)]
         batches = []
-        for b in range(0, len(mine), self.micro_batch):
-            rows = [self._window(source, i, heldout=True) for i in mine[b : b + self.micro_batch]]
-            batches.append(torch.from_numpy(np.stack(rows).astype(np.int64)))
+        for b in range(0, per_rank, self.micro_batch):
+            ids = mine[b : b + self.micro_batch]
+            rows = [self._window(source, i if i < total else 0, heldout=True) for i in ids]
+            mask = torch.tensor([i < total for i in ids])
+            batches.append((torch.from_numpy(np.stack(rows).astype(np.int64)), mask))
         return batches
 
     def state_dict(self) -> dict:
-        """One JSON string (checkpoint-format agnostic; identical on every rank)."""
+        """One JSON string (checkpoint-format agnostic; identical on every rank; no layout in it)."""
         return {
             "json": json.dumps(
                 {
@@ -254,16 +288,35 @@ class DataLoader:
                     "seed": self.seed,
                     "seq_len": self.seq_len,
                     "sources": self.sources,
+                    "weights": {s: float(p) for s, p in zip(self.sources, self.probs, strict=True)},
+                    "train_samples": self.train_samples,
                 }
             )
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint's data state, whatever its dp size and mixture weights were."""
         s = json.loads(state["json"])
-        if s["sources"] != self.sources or s["seq_len"] != self.seq_len:
+        if s["seq_len"] != self.seq_len:
             raise DataError(
-                f"checkpoint data state is for sources {s['sources']} at seq_len {s['seq_len']}, this run has "
-                f"{self.sources} at {self.seq_len}: resume with the same manifest and seq_len"
+                f"checkpoint data state is at seq_len {s['seq_len']}, this run has {self.seq_len}: resume with "
+                "the same seq_len (the training windows would not line up)"
             )
-        self.positions, self.epochs, self.steps = dict(s["positions"]), dict(s["epochs"]), int(s["steps"])
+        for source, n in (s.get("train_samples") or {}).items():
+            if source in self.train_samples and n != self.train_samples[source]:
+                raise DataError(
+                    f"checkpoint data state has {n} training windows for source {source}, this run "
+                    f"{self.train_samples[source]}: its shards or heldout_tokens changed since the checkpoint; "
+                    "resume with the same shards and heldout_tokens"
+                )
+        positions, epochs = dict(s["positions"]), dict(s["epochs"])
+        # Sources of this run that the checkpoint never drew from start at 0; sources the checkpoint has
+        # and this run does not (weight 0 now) keep their place for a later resume.
+        self.positions = {**dict.fromkeys(self.sources, 0), **positions}
+        self.epochs = {**dict.fromkeys(self.sources, 0), **epochs}
+        self.steps = int(s["steps"])
         self.rng.bit_generator.state = s["rng"]
+        old = s.get("weights") or dict.fromkeys(s["sources"], float("nan"))
+        mine = {src: float(p) for src, p in zip(self.sources, self.probs, strict=True)}
+        changed = set(old) != set(mine) or any(abs(old[k] - mine[k]) > 1e-12 for k in mine)
+        self.resumed_weights = old if changed else None

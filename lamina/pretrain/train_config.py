@@ -61,9 +61,11 @@ class TrainConfig:
     # --- cadence
     log_every: int = 1  # steps between console lines (metrics.jsonl gets every step)
     eval_every: int = 1000  # steps between held-out evaluations (0 = only at the end)
-    eval_sequences: int = 64  # held-out windows per source per evaluation, all ranks together
+    eval_sequences: int = 64  # held-out windows per source per evaluation, all ranks together (any dp)
     checkpoint_every: int = 1000  # steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 3  # newest complete checkpoints kept on disk (0 = keep all)
+    async_checkpoint: bool = False  # write checkpoints in the background (DCP async_save; a CPU copy)
+    log_samples: bool = False  # write each step's global sample ids to <out>/samples.jsonl (data audit)
 
     def __post_init__(self) -> None:
         if self.checkpointing not in ("none", "manual", "full", "selective"):

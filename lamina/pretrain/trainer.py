@@ -9,12 +9,19 @@
 SIGTERM (a preempted SLURM job, torchrun shutting down) is caught: the current step finishes, every
 rank agrees to stop (an all-reduce of the flag, so none is left waiting in a collective), a checkpoint
 is written and the run exits cleanly; `--resume` continues from it.
+
+A run directory that already holds a run (checkpoints or metrics.jsonl) is never restarted silently:
+without `resume` or `overwrite` the trainer refuses with one line; `overwrite` deletes the old
+checkpoints, metrics.jsonl, samples.jsonl and tb/ first. `resume` continues from `latest` at any dp
+size and with other mixture weights (data.py says how the data order continues).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -72,14 +79,45 @@ def setup_distributed(cfg: TrainConfig) -> Dist:
     return Dist(rank, world, local_rank, device, mesh, mesh["dp_shard"].get_local_rank(), dp)
 
 
-def _all_ok(d: Dist, error: str | None) -> None:
+def _all_ok(d: Dist, error: str | None, kind: type[Exception] = DataError) -> None:
     """Raise the same error on every rank if any rank found one (no rank left hanging)."""
     if d.world > 1:
         errors = [None] * d.world
         dist.all_gather_object(errors, error)
         error = next((e for e in errors if e), None)
     if error:
-        raise DataError(error)
+        raise kind(error)
+
+
+RUN_FILES = ("checkpoints", "metrics.jsonl", "samples.jsonl", "tb")  # what a run writes under --out
+
+
+def prepare_run_dir(out: Path, resume: bool, overwrite: bool, d: Dist) -> None:
+    """Refuse to start over a directory that holds a run unless told how (`resume` or `overwrite`);
+    with `overwrite` delete the old run's files. Rank 0 decides and deletes; every rank raises the same
+    one-line ValueError."""
+    error = None
+    if d.rank == 0:
+        if resume and overwrite:
+            error = "--resume and --overwrite exclude each other: continue the run or start it over"
+        elif not resume:
+            found = [n for n in RUN_FILES[:2] if (out / n).exists()]
+            ckpts = out / "checkpoints"
+            has_ckpt = ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())
+            has_metrics = (out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").stat().st_size > 0
+            if (has_ckpt or has_metrics) and not overwrite:
+                error = (
+                    f"{out} already holds a run ({', '.join(found)}): pass --resume to continue it or "
+                    "--overwrite to delete it and start from step 0"
+                )
+            elif overwrite:
+                for name in RUN_FILES:
+                    path = out / name
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    elif path.exists():
+                        path.unlink()
+    _all_ok(d, error, ValueError)
 
 
 def load_corpus(cfg: TrainConfig, manifest: str | Path, d: Dist) -> Corpus:
@@ -103,9 +141,17 @@ def _mean_over_world(value: torch.Tensor, d: Dist) -> float:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, manifest: str | Path, out: str | Path, resume: bool = False):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        manifest: str | Path,
+        out: str | Path,
+        resume: bool = False,
+        overwrite: bool = False,
+    ):
         self.cfg, self.out = cfg, Path(out)
         self.d = d = setup_distributed(cfg)
+        prepare_run_dir(self.out, resume, overwrite, d)  # before the (possibly long) shard checks
         torch.manual_seed(cfg.seed)
         self.corpus = load_corpus(cfg, manifest, d)
         self.model_config = cfg.model_config(self.corpus.vocab_size)
@@ -132,21 +178,32 @@ class Trainer:
         self.scheduler = WarmupCosine(self.optimizer, cfg)
         self.step = 0
         self.ckpt_dir = self.out / "checkpoints"
-        if not resume and checkpoint.latest(self.ckpt_dir) is not None:
-            self.print(
-                f"warning: {self.ckpt_dir} holds checkpoints; starting from step 0 (pass --resume to continue)"
-            )
         if resume:
             found = checkpoint.latest(self.ckpt_dir)
             if found is not None:
                 self.step = checkpoint.load(found, model, self.optimizer, self.scheduler, self.loader)
                 self.print(f"resumed from {found} at step {self.step}")
+                if self.loader.resumed_weights is not None:
+                    self.print(
+                        f"resume: mixture weights changed from {self.loader.resumed_weights} to "
+                        f"{self.corpus.weights}; every source continues from its own position"
+                    )
             else:
                 self.print(f"--resume: no checkpoint in {self.ckpt_dir}, starting from step 0")
         if d.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-            _truncate_metrics(self.out / "metrics.jsonl", self.step)
-        self.metrics = MetricsLogger(self.out, cfg.steps, cfg.log_every, enabled=d.rank == 0)
+            for name in ("metrics.jsonl", "samples.jsonl"):
+                _truncate_metrics(self.out / name, self.step)
+        self.metrics = MetricsLogger(
+            self.out, cfg.steps, cfg.log_every, enabled=d.rank == 0, first_step=self.step + 1 if resume else 1
+        )
+        self.samples = None
+        if cfg.log_samples and d.rank == 0:
+            self.samples = open(self.out / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (fit closes)
+        # Async checkpoints write over their own gloo group, so their collectives never interleave with
+        # training's (NCCL or gloo) on the default group.
+        self.ckpt_group = dist.new_group(backend="gloo") if cfg.async_checkpoint and d.world > 1 else None
+        self.pending_save: checkpoint.PendingSave | None = None
         self.peak = device_peak_flops(d.device)
         self.flops_per_token = self.model_config.flops_per_token(cfg.seq_len)
         self.stop_requested = False
@@ -160,13 +217,14 @@ class Trainer:
         if self.d.rank == 0:
             print(*args, flush=True)
 
-    def loss(self, batch: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy of a (B, T + 1) batch."""
+    def loss(self, batch: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Next-token cross-entropy of a (B, T + 1) batch: the mean, or (B, T) with reduction="none"."""
         batch = batch.to(self.d.device, non_blocking=True)
         inputs, targets = batch[:, :-1], batch[:, 1:]  # (B, T) each
         with self.autocast:
             logits = self.model(inputs)  # (B, T, vocab) fp32
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
+        return loss if reduction == "mean" else loss.view(targets.shape)
 
     def train_step(self) -> dict:
         t0 = time.perf_counter()
@@ -187,7 +245,7 @@ class Trainer:
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         tokens_per_s = self.cfg.global_batch_tokens / dt
-        return {
+        record = {
             "step": self.step,
             "loss": loss_value,
             "lr": lr,
@@ -197,23 +255,41 @@ class Trainer:
             "mem_gib": memory_gib(self.d.device),
             "step_s": dt,
         }
+        record.update({f"epoch.{s}": e for s, e in self.loader.epoch_progress().items()})
+        if self.samples is not None:
+            self.samples.write(json.dumps({"step": self.step, "samples": self.loader.last_samples}) + "\n")
+            self.samples.flush()
+        return record
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Validation loss per source on its held-out windows (same windows every time)."""
+        """Validation loss per source: the mean token loss over its first eval_sequences held-out
+        windows, the same set for any number of ranks (padding slots masked out, sums in float64
+        all-reduced over the world: TP ranks add equal copies to numerator and denominator alike).
+        `val_loss` is the unweighted mean over sources."""
         result = {}
         for source in self.loader.sources:
             batches = self.loader.heldout_batches(source, self.cfg.eval_sequences)
             if not batches:
                 continue
-            losses = torch.stack([self.loss(b) for b in batches]).mean()
-            result[f"val_loss.{source}"] = _mean_over_world(losses, self.d)
+            sums = torch.zeros(2, dtype=torch.float64, device=self.d.device)  # (loss sum, sequences)
+            for tokens, mask in batches:
+                per_seq = self.loss(tokens, reduction="none").mean(dim=1).double()  # (B,)
+                mask = mask.to(self.d.device)
+                sums[0] += (per_seq * mask).sum()
+                sums[1] += mask.sum()
+            if self.d.world > 1:
+                dist.all_reduce(sums)
+            result[f"val_loss.{source}"] = float(sums[0] / sums[1])
         if result:
             result["val_loss"] = sum(result.values()) / len(result)
         return result
 
-    def save(self) -> None:
-        checkpoint.save(
+    def save(self, wait: bool = False) -> None:
+        """Write a checkpoint of this step; with async_checkpoint in the background (the previous
+        background save is completed first; `wait` completes this one too)."""
+        self.wait_for_save()
+        result = checkpoint.save(
             self.ckpt_dir,
             self.step,
             self.model,
@@ -222,7 +298,18 @@ class Trainer:
             self.loader,
             self.model_config.to_json(),
             keep=self.cfg.keep_checkpoints,
+            async_save=self.cfg.async_checkpoint,
+            process_group=self.ckpt_group,
         )
+        if isinstance(result, checkpoint.PendingSave):
+            self.pending_save = result
+            if wait:
+                self.wait_for_save()
+
+    def wait_for_save(self) -> None:
+        if self.pending_save is not None:
+            pending, self.pending_save = self.pending_save, None
+            pending.wait()
 
     def _agree_to_stop(self) -> bool:
         flag = torch.tensor(1.0 if self.stop_requested else 0.0)
@@ -246,13 +333,16 @@ class Trainer:
                 records.append(record)
                 stop = self._agree_to_stop()
                 if last or stop or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
-                    self.save()
+                    self.save(wait=last or stop)
                 if stop:
                     self.print(f"SIGTERM: checkpoint written at step {self.step}; continue with --resume")
                     break
+            self.wait_for_save()
         finally:
             signal.signal(signal.SIGTERM, previous)
             self.metrics.close()
+            if self.samples is not None:
+                self.samples.close()
         return records
 
     def _on_sigterm(self, signum, frame) -> None:
@@ -266,11 +356,9 @@ class Trainer:
 
 def _truncate_metrics(path: Path, step: int) -> None:
     """On resume, drop records of steps after the checkpoint (the killed run's tail), so
-    metrics.jsonl reads as one run."""
+    metrics.jsonl (and samples.jsonl) reads as one run."""
     if not path.is_file():
         return
-    import json
-
     keep = [
         line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
     ]

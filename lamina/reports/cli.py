@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=None, help="where to write the report (default: <corpus>/report)"
     )
+    p.add_argument("--plan", type=Path, default=None, help="a `lamina plan --out` JSON to show in the index")
     return p
 
 
@@ -31,12 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else args.corpus / "report"
     try:
         all_stats = load_corpus_stats(args.corpus)
-    except StatsError as e:
+        extra = ""
+        if args.plan is not None:
+            from lamina.plan.report import plan_html
+
+            extra = plan_html(args.plan)
+    except (StatsError, ValueError) as e:
         print(f"lamina report: error: {e}", file=sys.stderr)
         return 2
     from lamina.reports.html import write_report  # matplotlib is imported only when there is work
 
-    index = write_report(all_stats, out)
+    index = write_report(all_stats, out, extra)
     broken = [s.source for s in all_stats if not s.conserved]
     print(f"report: {index}  ({len(all_stats)} sources)")
     if broken:

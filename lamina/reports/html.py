@@ -86,7 +86,8 @@ def conservation_cell(s: SourceStats) -> str:
     return text
 
 
-def render_index(all_stats: list[SourceStats]) -> str:
+def render_index(all_stats: list[SourceStats], extra: str = "") -> str:
+    """The index page; `extra` is trusted HTML appended at the end (the training plan's section)."""
     reasons = sorted({r for s in all_stats for r in s.dropped})
     # Break long reason names after underscores so that many reason columns still fit the page.
     head = "".join(f"<th>{escape(r).replace('_', '_<wbr>')}</th>" for r in reasons)
@@ -121,6 +122,7 @@ def render_index(all_stats: list[SourceStats]) -> str:
         + "\n".join(rows)
         + "</table></div>\n"
         + f'<p class="muted">Columns after "kept %": documents dropped, by reason.</p>\n{_img(chart, "kept and dropped per source")}'
+        + extra
     )
     return _page("Lamina filter report", body)
 
@@ -233,11 +235,11 @@ def render_source(s: SourceStats) -> str:
     return _page(f"{s.source} — Lamina filter report", body)
 
 
-def write_report(all_stats: list[SourceStats], out: Path) -> Path:
+def write_report(all_stats: list[SourceStats], out: Path, extra: str = "") -> Path:
     """Write `index.html` and one page per source into `out`; return the index's path."""
     out.mkdir(parents=True, exist_ok=True)
     for s in all_stats:
         write_atomic(out / source_page_name(s.source), render_source(s))
     index = out / "index.html"
-    write_atomic(index, render_index(all_stats))  # last: a complete index means a complete report
+    write_atomic(index, render_index(all_stats, extra))  # last: a complete index means a complete report
     return index

@@ -11,6 +11,7 @@ import argparse
 import random
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from lamina.sample.text import TOPICS, TextGen
@@ -71,8 +72,27 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path("out/sample"), help="directory to write (default out/sample)"
     )
     ap.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="write N copies of the world (unique ids, same kinds in the same proportions; "
+        "lamina/sample/scale.py); default 1",
+    )
     args = ap.parse_args(argv)
+    if args.scale < 1:
+        ap.error(f"--scale must be >= 1, not {args.scale}")
     path = write_sample_world(args.out, args.seed)
+    if args.scale > 1:
+        from lamina.sample.scale import scale_world
+
+        t0 = time.perf_counter()
+        got = scale_world(path, args.scale, args.seed)
+        dt = time.perf_counter() - t0
+        print(
+            f"scaled world: {args.scale} copies, {got['documents']} documents in {dt:.1f} s "
+            f"({got['documents'] / dt:.0f} documents/s)"
+        )
     print(f"sample world written to {path}")
     return 0
 

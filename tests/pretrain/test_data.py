@@ -96,15 +96,100 @@ def test_heldout_windows_lie_after_the_training_region(shard_set):
         assert dl.corpus.streams[source].num_tokens - train == 4096
         assert (dl.train_samples[source] * 64 + 1) <= train  # last training window ends before it
         batches = dl.heldout_batches(source, 6)
-        assert len(batches) == 3 and batches[0].shape == (2, 65)
+        assert len(batches) == 3 and batches[0][0].shape == (2, 65) and all(m.all() for _, m in batches)
         first = dl.corpus.streams[source].tokens(train, train + 65)
-        assert np.array_equal(batches[0][0].numpy(), first)
-        assert all(torch.equal(x, y) for x, y in zip(batches, dl.heldout_batches(source, 6), strict=True))
-    # two ranks split the same 6 windows between them (rank r takes windows r, r + 2, ...)
-    single = torch.cat(dl.heldout_batches("c4", 6))
-    r0, r1 = (torch.cat(loader(shard_set, dp_rank=r, dp_size=2).heldout_batches("c4", 6)) for r in (0, 1))
-    assert len(r0) == len(r1) == 2  # 6 rounded down to a multiple of dp 2 x micro 2
-    assert torch.equal(r0, single[[0, 2]]) and torch.equal(r1, single[[1, 3]])
+        assert np.array_equal(batches[0][0][0].numpy(), first)
+        again = dl.heldout_batches(source, 6)
+        assert all(torch.equal(x[0], y[0]) for x, y in zip(batches, again, strict=True))
+
+
+def unmasked(batches) -> torch.Tensor:
+    return torch.cat([tokens[mask] for tokens, mask in batches])
+
+
+@pytest.mark.parametrize("dp", [2, 4, 8])
+def test_heldout_set_is_the_same_for_any_dp_padded_and_masked(shard_set, dp):
+    """5 windows, micro-batch 2: before, dp 2 evaluated 4 windows and dp 4 or 8 none at all. Now every
+    layout evaluates exactly the 5 windows of one process, each once; every rank runs the same number
+    of micro-batches (FSDP needs that), the padding masked out."""
+    single = unmasked(loader(shard_set).heldout_batches("c4", 5))
+    assert len(single) == 5
+    ranks = [loader(shard_set, dp_rank=r, dp_size=dp).heldout_batches("c4", 5) for r in range(dp)]
+    assert len({len(b) for b in ranks}) == 1  # equal micro-batch counts on every rank
+    assert len(ranks[0]) == -(-5 // (dp * 2))
+    got = {r: unmasked(b) for r, b in enumerate(ranks)}
+    order = sorted((r + dp * j, r, j) for r in range(dp) for j in range(len(got[r])))  # window r + dp j
+    assert [w for w, _, _ in order] == [0, 1, 2, 3, 4]
+    assert torch.equal(torch.stack([got[r][j] for _, r, j in order]), single)
+
+
+def test_empty_heldout_slice_is_a_one_line_error_and_zero_turns_validation_off(shard_set):
+    with pytest.raises(
+        DataError, match=r"held-out slice \(60 tokens.*cannot hold one validation window of 65"
+    ):
+        loader(shard_set, heldout_tokens=60)
+    assert loader(shard_set, heldout_tokens=0).heldout_batches("c4", 8) == []
+
+
+def test_state_has_no_layout_dp4_resumes_at_dp2_with_the_same_global_samples(shard_set):
+    """The data half of elastic resume: a dp=4 state continues at dp=2 (twice the accumulation) with
+    the samples the dp=4 run would have drawn, and every dp=2 rank reads its own slice of them."""
+    a = loader(shard_set, micro_batch=1, grad_accum=1, dp_size=4)
+    for _ in range(3):
+        a.next_batch()
+    state = a.state_dict()
+    ref = []
+    for _ in range(3):
+        a.next_batch()
+        ref.append(a.last_samples)
+    b = [loader(shard_set, micro_batch=1, grad_accum=2, dp_size=2, dp_rank=r) for r in (0, 1)]
+    for x in b:
+        x.load_state_dict(state)
+    for want in ref:
+        batches = [x.next_batch() for x in b]  # (2 accum, 1 row, 65) per rank
+        assert b[0].last_samples == b[1].last_samples == want
+        whole = loader(shard_set, micro_batch=1, grad_accum=2, dp_size=2)
+        for accum in range(2):  # slot order (micro-step, dp rank, row): rank r holds slot 2 accum + r
+            for r in (0, 1):
+                source, _, window = want[2 * accum + r].split(":")
+                assert np.array_equal(batches[r][accum, 0].numpy(), whole._window(source, int(window)))
+
+
+def reweigh(manifest, weights: dict) -> None:
+    m = json.loads(manifest.read_text())
+    m["mixture"]["weights"] = weights
+    manifest.write_text(json.dumps(m))
+
+
+def test_mixture_change_at_resume_continues_each_source_without_repeats(shard_set, fresh_shards):
+    """0.7/0.3 -> 0.1/0.9 -> books only -> back: every source goes on from its own position under the
+    new weights (a source at weight 0 keeps its place), so no sample id comes twice."""
+    a = loader(shard_set)
+    seen = []
+
+    def draw(dl, steps):
+        for _ in range(steps):
+            dl.next_batch()
+            seen.extend(dl.last_samples)
+
+    draw(a, 10)
+    state, plan = a.state_dict(), [({"c4": 0.1, "books": 0.9}, 10), ({"c4": 0.0, "books": 1.0}, 5)]
+    for weights, steps in plan + [({"c4": 0.7, "books": 0.3}, 5)]:
+        reweigh(fresh_shards, weights)
+        b = loader(fresh_shards)
+        was = json.loads(state["json"])["positions"]
+        b.load_state_dict(state)
+        assert b.positions == was and b.resumed_weights is not None
+        before = Counter(x.split(":")[0] for x in seen)
+        draw(b, steps)
+        drawn = Counter(x.split(":")[0] for x in seen) - before
+        assert set(drawn) == {s for s, w in weights.items() if w > 0}
+        for source in b.sources:  # windows continue consecutively from the checkpoint's position
+            mine = [int(x.split(":")[2]) for x in seen[-steps * 4 :] if x.startswith(source + ":")]
+            assert mine == list(range(was[source], was[source] + len(mine)))
+        state = b.state_dict()
+    assert len(seen) == len(set(seen)) == 30 * 4
+    assert json.loads(state["json"])["positions"]["c4"] > 0  # c4's place survived the books-only leg
 
 
 # ---- validation at start: every failure names the file

@@ -111,6 +111,12 @@ def test_mfu_table_and_no_figure_for_unknown_devices():
     assert peak_flops_for_name("NVIDIA A100-SXM4-80GB") == 312e12
     assert peak_flops_for_name("NVIDIA H200") == 989e12
     assert peak_flops_for_name("Tesla T4") is None
+    # exact names: the PCIe/NVL parts are not the SXM part, an A10 is not an A10G, an L40 not an L40S
+    assert peak_flops_for_name("NVIDIA H100 NVL") == peak_flops_for_name("NVIDIA H200 NVL") == 835e12
+    assert peak_flops_for_name("NVIDIA H800 PCIe") == 756e12
+    assert (peak_flops_for_name("NVIDIA A10"), peak_flops_for_name("NVIDIA A10G")) == (125e12, 70e12)
+    assert (peak_flops_for_name("NVIDIA L40"), peak_flops_for_name("NVIDIA L40S")) == (181e12, 362e12)
+    assert peak_flops_for_name("NVIDIA H100") is None  # a name no device reports: no guess
     assert mfu(1e9, 1000.0, 1, None) is None
     assert mfu(6e9, 10_000.0, 2, 100e12) == pytest.approx(0.3)
     assert memory_gib(torch.device("cpu")) > 0
@@ -170,3 +176,42 @@ def test_cli_trains_copies_the_tokenizer_and_says_where_things_are(fresh_shards,
         f"logs in {out / 'metrics.jsonl'}" in printed and f"checkpoints in {out / 'checkpoints'}" in printed
     )
     assert f"latest checkpoint {out / 'checkpoints' / 'step_00000002'}" in printed
+
+
+def test_rerun_refuses_without_resume_or_overwrite_and_epochs_are_logged(fresh_shards, tmp_path, capsys):
+    """A second `lamina pretrain` into a run directory neither restarts it silently nor appends to its
+    logs: one line, exit 2, files untouched; --overwrite starts over cleanly. Epochs per source are in
+    metrics.jsonl, on the console and in TensorBoard."""
+    out = tmp_path / "run"
+    sets = ["steps=3", "seq_len=64", "micro_batch=2", "global_batch_tokens=256", "eval_sequences=2"]
+    sets += ["log_every=1", "heldout_tokens=4096"]
+    argv = ["--config", "configs/pretrain/tiny.toml", "--manifest", str(fresh_shards), "--out", str(out)]
+    argv += [x for s in sets for x in ("--set", s)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    for source in ("c4", "books"):
+        e = [r[f"epoch.{source}"] for r in records]
+        assert 0 <= e[0] <= e[1] <= e[2] and 0 < e[2] < 1, (source, e)  # fractions of an epoch, growing
+    assert f"epochs c4 {records[-1]['epoch.c4']:.3f} books {records[-1]['epoch.books']:.3f}" in printed
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(out / "tb"))
+    tb.Reload()
+    assert [e.step for e in tb.Scalars("epoch/books")] == [1, 2, 3]
+
+    before = (out / "metrics.jsonl").read_text()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out} already holds a run" in err and "--resume" in err
+    assert "--overwrite" in err and (out / "metrics.jsonl").read_text() == before
+    assert cli.main(argv + ["--resume", "--overwrite"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+
+    (out / "tb" / "stale.txt").write_text("old run")
+    assert cli.main(argv + ["--overwrite"]) == 0
+    again = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in again] == [1, 2, 3] and [r["loss"] for r in again] == [
+        r["loss"] for r in records
+    ]
+    assert not (out / "tb" / "stale.txt").exists()
