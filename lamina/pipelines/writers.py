@@ -48,7 +48,8 @@ SCALE_NAMESPACE = "lamina.scale"  # Beam metrics namespace of the grouped-value 
 class GroupSize:
     """The two Distributions every DoFn that iterates a grouped value updates once per group:
     `lamina.scale/group_elements` (values in the group) and `lamina.scale/group_bytes` (their
-    payload bytes: UTF-8 lengths of texts / JSON lines, 8 per line hash). Build in setup() or lazily."""
+    payload size: characters of texts / JSON lines, token bytes, 8 per line hash). Build in setup()
+    or lazily."""
 
     def __init__(self):
         self.elements = Metrics.distribution(SCALE_NAMESPACE, "group_elements")
