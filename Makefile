@@ -18,7 +18,7 @@ BOOST_PKGS := libboost-program-options-dev libboost-system-dev libboost-thread-d
 LAMINA := $(PY) -m lamina
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools system-deps sample models corpus pretrain report bench test test-fast lint format clean
+.PHONY: help venv tools system-deps sample models corpus pretrain report bench gpu-check test test-fast lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	$(LAMINA) bench
 
+gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
+	timeout 600 $(PY) scripts/gpu_check.py --out $(OUT)/gpu_check.json
+
 test: venv tools airflow ## run the whole test suite (also creates .venv-airflow for the DAG tests)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
@@ -103,3 +106,23 @@ $(AIRFLOW_STAMP): requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q -r requirements-airflow.txt
 	touch $@
+
+# The Beam worker environment: what a Dataflow worker installs from `--setup_file ./setup.py` — the
+# package's sdist and its install_requires (versions pinned by requirements.txt), nothing else (no torch).
+# Cached outside the clone like KenLM's tools, keyed by the hash of setup.py + requirements.txt; the
+# package itself is uninstalled again (the worker-pool test installs the sdist of the tree it tests).
+WORKER_KEY := $(shell cat setup.py requirements.txt 2>/dev/null | sha256sum | cut -c1-12)
+WORKER_VENV := $(LAMINA_CACHE)/worker-venv-$(WORKER_KEY)
+export LAMINA_WORKER_VENV := $(abspath $(WORKER_VENV))
+
+.PHONY: worker-venv
+worker-venv: $(WORKER_VENV)/.installed ## the clean Beam worker venv (setup.py's runtime deps only), cached
+	@echo $(WORKER_VENV)
+$(WORKER_VENV)/.installed: setup.py requirements.txt
+	@set -e; rm -rf $(WORKER_VENV); tmp=$$(mktemp -d); t0=$$(date +%s); \
+	$(PYTHON) -m venv $(WORKER_VENV); \
+	$(WORKER_VENV)/bin/python setup.py -q egg_info --egg-base $$tmp sdist --dist-dir $$tmp >/dev/null 2>&1; \
+	sed 's/\[[^]]*\]//' requirements.txt > $$tmp/constraints.txt; \
+	$(WORKER_VENV)/bin/python -m pip install -q -c $$tmp/constraints.txt $$tmp/lamina-*.tar.gz; \
+	$(WORKER_VENV)/bin/python -m pip uninstall -q -y lamina; rm -rf $$tmp; \
+	touch $@; echo "built $(WORKER_VENV) in $$(( $$(date +%s) - t0 )) s"

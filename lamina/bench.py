@@ -4,7 +4,6 @@ process, as ratios (never asserted by timed tests). Each area keeps its benchmar
 from __future__ import annotations
 
 import importlib
-import sys
 
 BENCHES = {
     "langid": ("lamina.models", "language id accuracy on real multilingual text"),
@@ -12,11 +11,24 @@ BENCHES = {
     "shards": ("lamina.tokenize.bench", "tokens/s/core of the shard writer vs SentencePiece encode"),
     "block": ("lamina.pretrain.bench_block", "activation bytes and step time per checkpointing mode"),
     "train": ("lamina.pretrain.bench_train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
+    "scale": (
+        "lamina.pipelines.bench_scale",
+        "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2 workers",
+    ),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = list(argv or []) or list(BENCHES)
+    """`lamina bench [NAME ...] [-- OPTIONS]`: options after the names (from the first one starting
+    with `-`) go to each named benchmark, e.g. `lamina bench scale --quick`."""
+    argv = list(argv or [])
+    first_opt = next(
+        (i for i, a in enumerate(argv) if a.startswith("-") and a not in ("-h", "--help")), len(argv)
+    )
+    names, options = argv[:first_opt], argv[first_opt:]
+    if options[:1] == ["--"]:
+        options = options[1:]
+    names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown or "--help" in names or "-h" in names:
         print("usage: lamina bench [NAME ...]\n" + "\n".join(f"  {k:<8} {v[1]}" for k, v in BENCHES.items()))
@@ -24,5 +36,5 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module, what = BENCHES[name]
         print(f"\n== bench {name}: {what} ==", flush=True)
-        importlib.import_module(module).bench(sys.argv[:0])
+        importlib.import_module(module).bench(options)
     return 0

@@ -122,14 +122,13 @@ def count_sentences(text: str) -> int:
 # Bad words (LDNOOBW).
 
 
-def load_bad_words(path: str | Path, language: str = "en") -> list[str]:
-    """Read a bad-words list: one word or phrase per line, blank lines skipped, lowercased.
+# TFDS's C4 reads the LDNOOBW lists at this commit (c4_utils' _BADWORDS_URL); the sha256 of its `en`.
+TFDS_LDNOOBW_COMMIT = "25e679f03d96baa721cde20db9944649e8d0a844"
+TFDS_LDNOOBW_SHA256 = {"en": "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"}
 
-    `path` is the list file itself, or a directory holding `<language>` (the LDNOOBW repository
-    layout, e.g. ../shared/data/c4/ldnoobw/en) or `<language>.txt` (the sample world's
-    c4/badwords/en.txt). A missing or empty list is an error: silently filtering nothing would
-    pass every page.
-    """
+
+def bad_words_file(path: str | Path, language: str = "en") -> Path:
+    """The list file `load_bad_words` reads for `path` (a file, or a folder of lists)."""
     path = Path(path)
     if path.is_dir():
         candidates = [path / language, path / f"{language}.txt"]
@@ -139,7 +138,35 @@ def load_bad_words(path: str | Path, language: str = "en") -> list[str]:
                 f"bad-words directory {path} has no list for language {language!r} "
                 f"(looked for {', '.join(str(c) for c in candidates)})"
             )
-        path = found
+        return found
+    return path
+
+
+def bad_words_provenance(path: str | Path, language: str = "en") -> dict:
+    """Which list a run uses, for its statistics: the file, its sha256, and whether it is the list
+    TFDS's C4 used (LDNOOBW at TFDS_LDNOOBW_COMMIT)."""
+    import hashlib
+
+    f = bad_words_file(path, language)
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    pinned = TFDS_LDNOOBW_SHA256.get(language)
+    return {
+        "path": str(f),
+        "sha256": digest,
+        "tfds_pinned_commit": TFDS_LDNOOBW_COMMIT[:7],
+        "is_tfds_pinned": digest == pinned if pinned else None,  # None: no pinned digest known
+    }
+
+
+def load_bad_words(path: str | Path, language: str = "en") -> list[str]:
+    """Read a bad-words list: one word or phrase per line, blank lines skipped, lowercased.
+
+    `path` is the list file itself, or a directory holding `<language>` (the LDNOOBW repository
+    layout, e.g. ../shared/data/c4/ldnoobw/en) or `<language>.txt` (the sample world's
+    c4/badwords/en.txt). A missing or empty list is an error: silently filtering nothing would
+    pass every page.
+    """
+    path = bad_words_file(path, language)
     if not path.is_file():
         raise FileNotFoundError(f"bad-words list not found: {path}")
     try:

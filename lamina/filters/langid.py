@@ -75,3 +75,36 @@ class LanguageIdentifier(LazyFastText):
             for i, label, prob in zip(todo, labels, probs, strict=True):
                 out[i] = (label[0].removeprefix(LABEL_PREFIX), min(1.0, float(prob[0])))
         return out
+
+
+class LangDetect:
+    """C4's language test as TFDS runs it (`c4_utils.is_language`): `langdetect` 1.0.9 with
+    `DetectorFactory.seed = 0` (deterministic), top prediction and its probability on the page text.
+    `predict(text) -> (lang, prob)`; ("", 0.0) where langdetect finds no features (TFDS counts that
+    as not the language). Pure Python: docs/models.md gives its cost per document."""
+
+    def __init__(self) -> None:
+        self._detect: Any = None
+
+    def _load(self) -> None:
+        import langdetect
+        from langdetect.lang_detect_exception import LangDetectException
+
+        with _LOAD_LOCK:
+            langdetect.DetectorFactory.seed = 0  # TFDS: "make langdetect predictions deterministic"
+            self._error = LangDetectException
+            self._detect = langdetect.detect_langs
+
+    def predict(self, text: str) -> tuple[str, float]:
+        if self._detect is None:
+            self._load()
+        try:
+            predictions = self._detect(text)
+        except self._error:
+            return "", 0.0
+        if not predictions:
+            return "", 0.0
+        return predictions[0].lang, float(predictions[0].prob)
+
+    def __getstate__(self) -> dict:
+        return {"_detect": None}

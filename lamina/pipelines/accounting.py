@@ -235,6 +235,12 @@ class Funnel:
         self.drops: list[beam.PCollection] = []
         self.tallies: list[beam.PCollection] = []
         self.distributions: list[beam.PCollection] = []
+        self.settings_from: dict[str, beam.PCollection] = {}
+
+    def setting(self, name: str, pcoll: beam.PCollection) -> None:
+        """Record `settings[name]` of the statistics from a pipeline value: `pcoll`'s one element (a
+        value known only once the run has seen its data, e.g. cutoffs computed from the run)."""
+        self.settings_from[name] = pcoll
 
     def apply(self, pcoll: beam.PCollection, stage: Stage, **side_inputs: Any) -> beam.PCollection:
         """Run `stage` on `pcoll` (side inputs are passed to `stage.results` by name)."""
@@ -288,6 +294,16 @@ class Funnel:
         )
         stage_names = list(self.stage_names)
         meta = {"source": self.source, "pipeline": self.pipeline, "settings": settings}
+        extra = (
+            tuple(
+                pc | f"setting_{name}" >> beam.Map(lambda v, n=name: (n, v))
+                for name, pc in sorted(self.settings_from.items())
+            )
+            | "flatten_settings" >> beam.Flatten()
+            | "settings_dict" >> beam.combiners.ToDict()
+            if self.settings_from
+            else p | "no_extra_settings" >> beam.Create([{}])
+        )
         return (
             p
             | "stats_trigger" >> beam.Create([stats_path])
@@ -297,6 +313,7 @@ class Funnel:
                 beam.pvalue.AsSingleton(totals),
                 beam.pvalue.AsSingleton(dists),
                 beam.pvalue.AsSingleton(samples),
+                beam.pvalue.AsSingleton(extra),
                 stage_names=stage_names,
                 meta=meta,
             )
@@ -367,9 +384,10 @@ def build_stats(
     }
 
 
-def _write_stats(path: str, totals, dists, samples, *, stage_names, meta) -> str:
+def _write_stats(path: str, totals, dists, samples, extra, *, stage_names, meta) -> str:
     from lamina.pipelines.writers import write_bytes
 
+    meta = {**meta, "settings": {**meta["settings"], **extra}}
     stats = build_stats(totals, dists, samples, stage_names=stage_names, meta=meta)
     write_bytes(
         path, (json.dumps(stats, indent=1, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")

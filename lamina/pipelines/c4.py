@@ -2,7 +2,8 @@
 
 Stage order, TFDS `c4.py`'s: read -> too_long (190,000 characters) -> duplicate_url (newest page per
 normalized URL) -> clean (TFDS `clean_page`: lorem_ipsum, curly_bracket, too_few_sentences) -> line
-dedup (too_few_sentences) -> bad_words -> language (English, score >= 0.99; TFDS identifies the
+dedup (too_few_sentences) -> bad_words -> language (TFDS's test by default: langdetect, seeded, says
+English with probability >= 0.99; or fastText LID with its own threshold; TFDS identifies the
 language last, because cleaning can change a page's main language).
 
 The rules themselves are the pure functions of `lamina.filters.c4`; this module only wires them.
@@ -135,6 +136,9 @@ class BadWords(Stage):
 
 
 class Language(Stage):
+    """`model`: "langdetect" (TFDS: on the page text as it is) or the path of a fastText LID model
+    (on the text with newlines removed, as cc_net)."""
+
     name = "language"
 
     def __init__(self, model: str, language: str, threshold: float):
@@ -144,12 +148,13 @@ class Language(Stage):
         self._lid = None
 
     def setup(self):
-        from lamina.filters.langid import LanguageIdentifier
+        from lamina.filters.langid import LangDetect, LanguageIdentifier
 
-        self._lid = LanguageIdentifier(localize(self.model))
+        self._lid = LangDetect() if self.model == "langdetect" else LanguageIdentifier(localize(self.model))
 
     def apply(self, doc, **side):
-        lang, score = self._lid.predict(doc.text.replace("\n", " "))
+        text = doc.text if self.model == "langdetect" else doc.text.replace("\n", " ")
+        lang, score = self._lid.predict(text)
         doc = doc.with_metadata(language=lang, language_score=round(float(score), 4))
         if lang != self.language or score < self.threshold:
             return Dropped("language", doc, f"{lang} {score:.3f}")
@@ -159,9 +164,10 @@ class Language(Stage):
 class C4(beam.PTransform):
     """Pages -> C4-clean pages; every stage registered in `funnel`."""
 
-    def __init__(self, models: str, badwords: str, config: C4PipelineConfig, funnel: Funnel):
+    def __init__(self, lid_model: str, badwords: str, config: C4PipelineConfig, funnel: Funnel):
+        """`lid_model`: the fastText LID path (used with language_id = "fasttext")."""
         super().__init__()
-        self.models = models.rstrip("/")
+        self.lid_model = lid_model
         self.badwords = badwords
         self.config = config
         self.funnel = funnel
@@ -185,7 +191,11 @@ class C4(beam.PTransform):
         docs = f.apply(joined, LineDedupApply(rc))
         docs = f.apply(docs, BadWords(self.badwords, "en" if cfg.language == "all" else cfg.language))
         if cfg.language != "all":  # TFDS's lang="all" keeps every language and skips language id
-            docs = f.apply(docs, Language(f"{self.models}/lid/lid.bin", cfg.language, cfg.lid_threshold))
+            if cfg.language_id == "langdetect":
+                lid = Language("langdetect", cfg.language, cfg.lid_threshold)
+            else:
+                lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
+            docs = f.apply(docs, lid)
             scores = docs | "lid_scores" >> beam.Map(
                 lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])
             )

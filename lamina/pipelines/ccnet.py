@@ -12,9 +12,11 @@ Stage order (each a setting in `CCNetConfig`):
      hash (count capped at 2, owner) then a join back by document id: no worker ever holds the
      documents of one hash (`LineDedup`; docs/scale.md has the shuffle volumes)
   -> language: fastText LID on the text with newlines removed; kept languages, score >= threshold
-  -> perplexity: per-language SentencePiece + KenLM (annotates only)
-  -> buckets (perplexity_tail): cutoffs per language, from this run's p30/p60 or given; head < p30 <=
-     middle < p60 <= tail; buckets not in `keep_buckets` are dropped
+  -> perplexity: per-language SentencePiece + KenLM (annotates only), the whole document scored as
+     one text (`scoring = "document"`, cc_net's) or line by line
+  -> buckets (perplexity_tail): cutoffs per language, fixed (the LM card's, a preset or given numbers:
+     a document's bucket does not depend on the rest of the run) or this run's p30/p60 ("run");
+     head < p30 <= middle < p60 <= tail; buckets not in `keep_buckets` are dropped
   -> wikiref: P(wiki) of the Wikipedia-reference classifier >= threshold (can be disabled)
 Kept documents carry cc_net's fields: language, language_score, perplexity, bucket, wiki_prob,
 original_nlines, nlines.
@@ -215,9 +217,10 @@ class Perplexity(Stage):
 
     name = "perplexity"
 
-    def __init__(self, lm_dir: str, languages: tuple[str, ...]):
+    def __init__(self, lm_dir: str, languages: tuple[str, ...], scoring: str = "document"):
         self.lm_dir = lm_dir.rstrip("/")
         self.languages = tuple(languages)
+        self.scoring = scoring
         self._scorers: dict[str, Any] = {}
 
     def setup(self):
@@ -226,7 +229,7 @@ class Perplexity(Stage):
         for lang in self.languages:
             sp = localize(f"{self.lm_dir}/{lang}.sp.model")
             lm = localize(f"{self.lm_dir}/{lang}.arpa.bin")
-            self._scorers[lang] = PerplexityScorer(sp, lm)
+            self._scorers[lang] = PerplexityScorer(sp, lm, self.scoring)
 
     def apply(self, doc: Document, **side) -> Document | Dropped:
         ppl = float(self._scorers[doc.metadata["language"]].perplexity(doc.text))
@@ -240,14 +243,28 @@ def bucket_of(perplexity: float, cutoffs: tuple[float, float]) -> str:
 
 
 class Buckets(Stage):
-    """head / middle / tail by the language's cutoffs (a side input: {lang: (p30, p60)})."""
+    """head / middle / tail by the language's cutoffs: `fixed` {lang: (p30, p60)}, else read from the
+    LM cards in `lm_dir` when the worker starts (`card_scoring`), else a side input computed from
+    the run."""
 
     name = "buckets"
 
-    def __init__(self, keep: tuple[str, ...]):
+    def __init__(
+        self, keep: tuple[str, ...], fixed: dict | None = None, lm_dir: str = "", card_scoring: str = ""
+    ):
         self.keep = tuple(keep)
+        self.fixed = dict(fixed) if fixed else None
+        self.lm_dir = lm_dir
+        self.card_scoring = card_scoring
+
+    def setup(self):
+        if self.fixed is None and self.lm_dir:
+            from lamina.models.check import lm_cutoffs
+
+            self.fixed = _CardCutoffs(self.lm_dir, self.card_scoring, lm_cutoffs)
 
     def apply(self, doc: Document, cutoffs=None, **side) -> Document | Dropped:
+        cutoffs = self.fixed if self.fixed is not None else cutoffs
         lang = doc.metadata["language"]
         if lang not in cutoffs:
             raise KeyError(f"ccnet.cutoffs has no perplexity cutoffs for language {lang!r} (doc {doc.id})")
@@ -260,6 +277,28 @@ class Buckets(Stage):
                 f"perplexity {doc.metadata['perplexity']} cutoffs {cutoffs[lang]}",
             )
         return doc
+
+
+class _CardCutoffs(dict):
+    """{lang: (p30, p60)} read from `<lm_dir>/<lang>.card.json` on first use of each language."""
+
+    def __init__(self, lm_dir: str, scoring: str, read):
+        super().__init__()
+        self.lm_dir, self.scoring, self.read = lm_dir, scoring, read
+
+    def __missing__(self, lang):
+        got = self.read(self.lm_dir, lang, self.scoring)
+        if got is None:
+            raise KeyError(f"{self.lm_dir}/{lang}.card.json has no {self.scoring} cutoffs")
+        self[lang] = got
+        return got
+
+    def __contains__(self, lang):
+        try:
+            self[lang]
+        except KeyError:
+            return False
+        return True
 
 
 class WikiRef(Stage):
@@ -291,11 +330,20 @@ def _percentile_cutoffs(kv, percentiles):
 class CCNet(beam.PTransform):
     """Documents (from `ReadWet`) -> kept, annotated documents; every stage registered in `funnel`."""
 
-    def __init__(self, models: str, config: CCNetConfig, funnel: Funnel):
+    def __init__(self, models, config: CCNetConfig, funnel: Funnel, cutoffs: dict | None = None):
+        """`models`: a `ModelPaths` (lid, lm, wikiref), or a `lamina models` folder. `cutoffs`: the
+        fixed ones `model_paths.prepare` resolved, {lang: {"p30", "p60", "origin"}}; None or {} with
+        `cutoffs = "model"`: the workers read the LM cards."""
         super().__init__()
-        self.models = models.rstrip("/")
+        if isinstance(models, str):
+            from lamina.pipelines.model_paths import ModelPaths
+
+            root = models.rstrip("/")
+            models = ModelPaths(f"{root}/lid/lid.bin", f"{root}/lm", f"{root}/wikiref/wikiref.bin")
+        self.models = models
         self.config = config
         self.funnel = funnel
+        self.cutoffs = cutoffs or {}
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
@@ -305,7 +353,7 @@ class CCNet(beam.PTransform):
         if cfg.digest_dedup:
             joined = f.apply(joined, DigestDedup())
         docs = f.apply(joined, LineDedupApply())
-        docs = f.apply(docs, LanguageId(f"{self.models}/lid/lid.bin", cfg.languages, cfg.lid_threshold))
+        docs = f.apply(docs, LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold))
         lid_all = (
             docs,
             f.drops[-1] | "lid_dropped_docs" >> beam.Map(lambda sd: sd[1].doc),
@@ -316,25 +364,47 @@ class CCNet(beam.PTransform):
             >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
             "language_score",
         )
-        docs = f.apply(docs, Perplexity(f"{self.models}/lm", cfg.languages))
+        docs = f.apply(docs, Perplexity(self.models.lm, cfg.languages, cfg.scoring))
         f.distribution(
             docs
             | "ppl_values" >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["perplexity"])),
             "perplexity",
         )
-        given = cfg.given_cutoffs()
-        if given is not None:
-            cutoffs = docs.pipeline | "given_cutoffs" >> beam.Create(sorted(given.items()))
-        else:
+        if cfg.cutoffs == "run":
             cutoffs = (
                 docs
                 | "lang_ppl" >> beam.Map(lambda d: (d.metadata["language"], d.metadata["perplexity"]))
                 | "quantiles" >> beam.transforms.stats.ApproximateQuantiles.PerKey(num_quantiles=101)
                 | "cutoffs" >> beam.Map(_percentile_cutoffs, percentiles=cfg.cutoff_percentiles)
             )
-        docs = f.apply(docs, Buckets(cfg.keep_buckets), cutoffs=beam.pvalue.AsDict(cutoffs))
+            f.setting(
+                "cutoffs_applied",
+                cutoffs
+                | "cutoffs_dict" >> beam.combiners.ToDict()
+                | "cutoffs_origin"
+                >> beam.Map(
+                    lambda d, p=cfg.cutoff_percentiles: {
+                        k: {"p30": v[0], "p60": v[1], "origin": f"run: p{p[0]}/p{p[1]} of this run"}
+                        for k, v in sorted(d.items())
+                    }
+                ),
+            )
+            buckets = Buckets(cfg.keep_buckets)
+            docs = f.apply(docs, buckets, cutoffs=beam.pvalue.AsDict(cutoffs))
+        else:
+            fixed = {k: (v["p30"], v["p60"]) for k, v in self.cutoffs.items()} or cfg.given_cutoffs()
+            f.setting(
+                "cutoffs_applied",
+                docs.pipeline
+                | "cutoffs_fixed"
+                >> beam.Create(
+                    [self.cutoffs or {"origin": f"model cards in {self.models.lm} (read by workers)"}]
+                ),
+            )
+            buckets = Buckets(cfg.keep_buckets, fixed=fixed, lm_dir=self.models.lm, card_scoring=cfg.scoring)
+            docs = f.apply(docs, buckets)
         if cfg.wikiref:
-            docs = f.apply(docs, WikiRef(f"{self.models}/wikiref/wikiref.bin", cfg.wikiref_threshold))
+            docs = f.apply(docs, WikiRef(self.models.wikiref, cfg.wikiref_threshold))
         return docs
 
 

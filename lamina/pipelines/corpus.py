@@ -53,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input", required=True, help="sample world / input root (holds cc/ and c4/), local or gs://"
     )
-    p.add_argument("--models", required=True, help="models directory of `lamina models` (local or gs://)")
+    p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
+    p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
+    p.add_argument(
+        "--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)"
+    )
+    p.add_argument("--wikiref-model", default=None, help="reference classifier model file")
     p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
     p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
     p.add_argument(
@@ -146,16 +151,19 @@ def build_source(
 class SourceBranch(beam.PTransform):
     """One source's read -> filter -> write -> statistics branch (labels scoped by the source)."""
 
-    def __init__(self, source: str, args: argparse.Namespace, cfg: opts.CorpusConfig):
+    def __init__(self, source: str, args: argparse.Namespace, cfg: opts.CorpusConfig, cutoffs=None):
         super().__init__()
         self.source, self.args, self.cfg = source, args, cfg
+        self.cutoffs = cutoffs  # CCNet's, resolved by model_paths.prepare
 
     def expand(self, pbegin):
         from lamina.pipelines.c4 import C4
         from lamina.pipelines.ccnet import CCNet, output_name
+        from lamina.pipelines.model_paths import resolve
 
         source, args, cfg = self.source, self.args, self.cfg
         inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        models = resolve(args, cfg)
         write_dropped = args.write_dropped or cfg.run.write_dropped
         if source in MODULE_SOURCES:
             spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
@@ -168,7 +176,7 @@ class SourceBranch(beam.PTransform):
                 expand_inputs(args.cc_input or _cc_default(inp)), source, cfg.ccnet.max_bytes
             )
             funnel.add_stage("read", read.dropped, read.tally)
-            kept = read.docs | "ccnet" >> CCNet(args.models, cfg.ccnet, funnel)
+            kept = read.docs | "ccnet" >> CCNet(models, cfg.ccnet, funnel, self.cutoffs)
             name_of, settings = output_name, opts.as_dict(cfg.ccnet)
         elif source == "c4":
             funnel = Funnel("c4", "c4")
@@ -189,9 +197,18 @@ class SourceBranch(beam.PTransform):
             )
             funnel.add_stage("read", read.dropped, read.tally)
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
-            kept = read.docs | "c4" >> C4(args.models, badwords, cfg.c4, funnel)
+            kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
             # one output per run: <language>-<k>-of-<n>.jsonl.gz
             name_of, settings = FixedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
+            if "://" not in badwords:
+                from lamina.filters.c4 import bad_words_provenance
+
+                lang = "en" if cfg.c4.language == "all" else cfg.c4.language
+                settings["badwords_list"] = bad_words_provenance(badwords, lang)
+            if cfg.c4.language != "all":
+                settings["language_model"] = (
+                    "langdetect 1.0.9 (seed 0)" if cfg.c4.language_id == "langdetect" else models.lid
+                )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
         return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg))
@@ -232,10 +249,15 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     for s in sources:
         if s not in WEB_SOURCES:
             raise SystemExit(f"lamina corpus: unknown source {s!r} (one of {', '.join(WEB_SOURCES)})")
+    from lamina.pipelines.model_paths import prepare, resolve
+
+    dry = any(a.replace(" ", "").lower() in ("--dry_run=true", "--dry_run") for a in beam_args)
+    cutoffs = prepare(resolve(args, cfg), cfg, sources, check=not dry)  # every model, before any worker
+    for s in sources:
         _clear_local(args.out, s)
     p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
     for s in sources:
-        _ = p | s >> SourceBranch(s, args, cfg)
+        _ = p | s >> SourceBranch(s, args, cfg, cutoffs)
     result = p.run()
     result.wait_until_finish()
     if _dry_run(p):
@@ -274,7 +296,13 @@ def _dry_run(p: beam.Pipeline) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _ = _parser().parse_known_args(argv)
-    stats = run(argv).stats
+    from lamina.models.check import ModelError
+
+    try:
+        stats = run(argv).stats
+    except ModelError as e:
+        print(f"lamina corpus: {e}", file=sys.stderr)
+        return 2
     out = args.out.rstrip("/")
     for s, st in stats.items():
         drops = ", ".join(f"{r} {n}" for r, n in st["dropped"].items())

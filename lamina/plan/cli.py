@@ -116,6 +116,8 @@ def inputs_from_args(args):
         raise ValueError("give --mfu or --mfu-from, not both")
     if args.mfu is not None and not 0 < args.mfu <= 1:
         raise ValueError(f"--mfu is a fraction in (0, 1], got {args.mfu}")
+    if args.peak_tflops is not None and not args.peak_tflops > 0:
+        raise ValueError(f"--peak-tflops must be positive, got {args.peak_tflops}")
     if args.gpus is not None and args.gpus <= 0:
         raise ValueError(f"--gpus must be positive, got {args.gpus}")
     mfu, mfu_from = args.mfu, "given" if args.mfu is not None else ""

@@ -6,7 +6,8 @@ whatever the number of processes.
   its checksums). Any mismatch is a `DataError` naming the file, raised before the first step — not a
   crash at step 10,000 when the loader first touches a truncated shard.
 - Each source's shards, in manifest order, form one token stream (documents back to back, each ending
-  with EOS). The last `heldout_tokens` of every stream are kept out of training: per-source validation.
+  with EOS). The last `heldout_tokens` of every stream (at most a tenth of it, but at least one
+  validation window) are kept out of training: per-source validation.
 - Training sequences are windows of seq_len + 1 tokens (inputs and next-token targets) that start every
   seq_len tokens, packed across document boundaries (Megatron/nanoGPT packing). A source's windows are
   read in order (shards are sorted by document id, a hash, so the order is already mixed); at the end of
@@ -202,7 +203,9 @@ class DataLoader:
         self.train_samples: dict[str, int] = {}
         self.heldout_samples: dict[str, int] = {}
         for s, stream in corpus.streams.items():
-            held = min(heldout_tokens, stream.num_tokens // 10)  # never more than a tenth of a source
+            # At most a tenth of a source, but room for one validation window where that tenth is
+            # smaller (a tiny source in the sample world): a source is never silently left unvalidated.
+            held = min(heldout_tokens, max(stream.num_tokens // 10, seq_len + 1))
             train = stream.num_tokens - held
             n = (train - 1) // seq_len
             if n < 1:
@@ -217,7 +220,7 @@ class DataLoader:
             if heldout_tokens > 0 and self.heldout_samples[s] == 0:
                 raise DataError(
                     f"{corpus.manifest_path}: source {s}'s held-out slice ({held} tokens: heldout_tokens "
-                    f"{heldout_tokens}, at most a tenth of its {stream.num_tokens}) cannot hold one validation "
+                    f"{heldout_tokens} of its {stream.num_tokens}) cannot hold one validation "
                     f"window of {seq_len + 1} tokens; raise heldout_tokens, lower seq_len, or set heldout_tokens = 0 "
                     "to train without validation"
                 )

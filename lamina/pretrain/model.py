@@ -15,6 +15,8 @@ hf.py converts between the two by permuting the rows of wq and wk within each he
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +25,53 @@ from lamina.pretrain.attention import attention
 from lamina.pretrain.config import ModelConfig
 
 CHECKPOINTING_MODES = ("none", "manual", "full", "selective")
+
+
+INIT_BLOCK = 1 << 20  # elements per initialization block (whole rows): 4 MB of fp32 drawn at a time
+
+
+def _block_seed(seed: int, name: str, block: int) -> int:
+    digest = hashlib.blake2b(f"{seed}:{name}:{block}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def normal_rows(seed: int, name: str, shape: tuple[int, int], rows: range, cols: range) -> torch.Tensor:
+    """Rows `rows` x columns `cols` of the standard-normal matrix of `shape` that (seed, name) define:
+    row block b (INIT_BLOCK // shape[1] whole rows) comes from generator _block_seed(seed, name, b), so
+    any box of the matrix is drawn without drawing the rest. fp32, on CPU."""
+    n_rows, n_cols = shape
+    per = max(1, INIT_BLOCK // n_cols)  # rows per block: a function of the shape only
+    parts = []
+    for b in range(rows.start // per, -(-rows.stop // per)):
+        lo, hi = b * per, min(n_rows, (b + 1) * per)
+        gen = torch.Generator(device="cpu").manual_seed(_block_seed(seed, name, b))
+        block = torch.randn((hi - lo, n_cols), generator=gen, dtype=torch.float32)  # (rows in block, C)
+        parts.append(block[max(rows.start, lo) - lo : min(rows.stop, hi) - lo, cols.start : cols.stop])
+    if not parts:
+        return torch.empty((0, len(cols)), dtype=torch.float32)
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+@torch.no_grad()
+def init_normal(name: str, param: torch.Tensor, std: float, seed: int) -> None:
+    """Fill 2-D `param` with std * normal_rows(seed, name, ...): the whole matrix for a plain tensor,
+    only its own shard for a DTensor (FSDP2 and/or tensor-parallel), on the parameter's device."""
+    shape = tuple(param.shape)
+    if not hasattr(param, "device_mesh"):  # a plain tensor
+        values = normal_rows(seed, name, shape, range(shape[0]), range(shape[1]))
+        param.copy_((values * std).to(param.dtype))
+        return
+    # A DTensor: its local shard is one box of the global matrix (Shard and FSDP-over-TP _StridedShard
+    # placements of a matrix along its dims); DCP locates shards the same way.
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset  # only when sharded
+
+    local = param.to_local()
+    size, offset = compute_local_shape_and_global_offset(param.shape, param.device_mesh, param.placements)
+    if tuple(size) != tuple(local.shape):
+        raise RuntimeError(f"init {name}: local shard {tuple(local.shape)} is not the box {tuple(size)}")
+    rows = range(offset[0], offset[0] + size[0])
+    cols = range(offset[1], offset[1] + size[1])
+    local.copy_((normal_rows(seed, name, shape, rows, cols) * std).to(local.dtype))
 
 
 class RMSNorm(nn.Module):
@@ -171,40 +220,33 @@ class Transformer(nn.Module):
 
     @torch.no_grad()
     def init_weights(self, seed: int = 0) -> None:
-        """Deterministic initialization from `seed` (same values on every device and process count):
-        normal(0, 0.02) for embeddings and projections, with the two projections that write into the
-        residual stream (wo, w2) scaled by 1/sqrt(2 * n_layers) as in GPT-2; ones for norms. Also
-        rebuilds the rotary tables on the buffers' device."""
+        """Deterministic initialization from `seed`: normal(0, 0.02) for embeddings and projections,
+        with the two projections that write into the residual stream (wo, w2) scaled by
+        1/sqrt(2 * n_layers) as in GPT-2, the output layer normal(0, dim^-0.5); ones for norms. Also
+        rebuilds the rotary tables on the buffers' device.
+
+        The values of a seed are the same on every device and for every layout (eager, meta-device,
+        FSDP2, TP, both): each parameter is drawn in blocks of rows, each block from its own CPU
+        generator keyed by (seed, parameter name, block) (`init_normal`). A sharded (DTensor)
+        parameter materialized from the meta device draws only the blocks that overlap its own
+        shard and writes them straight into it: no rank draws or holds the full model (at 65B on
+        256 FSDP ranks, about 1/256 of it each)."""
         cfg = self.config
-        gen = torch.Generator(device="cpu").manual_seed(seed)
         residual_std = 0.02 / (2 * cfg.n_layers) ** 0.5
+        fill = init_normal  # (name, param, std, seed)
 
-        def fill(param: torch.Tensor, std: float) -> None:
-            # Drawn whole on CPU with our generator, so the values depend neither on the device nor on
-            # how the parameter is sharded; a sharded (DTensor) parameter keeps its own shard.
-            values = (torch.randn(param.shape, generator=gen, dtype=torch.float32) * std).to(param.dtype)
-            if hasattr(param, "device_mesh"):  # a DTensor: FSDP2 / tensor-parallel sharded
-                from torch.distributed.tensor import Replicate, distribute_tensor  # only when sharded
-
-                # Replicate first, then redistribute: distribute_tensor cannot go straight to uneven
-                # (e.g. FSDP x TP _StridedShard) placements, as a vocabulary not divisible by the mesh.
-                mesh = param.device_mesh
-                values = distribute_tensor(values.to(param.device), mesh, [Replicate()] * mesh.ndim)
-                values = values.redistribute(mesh, param.placements)
-            param.copy_(values.to(param.device))
-
-        fill(self.tok_embeddings.weight, 0.02)
-        for layer in self.layers.values():
+        fill("tok_embeddings.weight", self.tok_embeddings.weight, 0.02, seed)
+        for i, layer in self.layers.items():
             for name in ("wq", "wk", "wv"):
-                fill(getattr(layer.attention, name).weight, 0.02)
-            fill(layer.attention.wo.weight, residual_std)
-            fill(layer.feed_forward.w1.weight, 0.02)
-            fill(layer.feed_forward.w3.weight, 0.02)
-            fill(layer.feed_forward.w2.weight, residual_std)
+                fill(f"layers.{i}.attention.{name}.weight", getattr(layer.attention, name).weight, 0.02, seed)
+            fill(f"layers.{i}.attention.wo.weight", layer.attention.wo.weight, residual_std, seed)
+            fill(f"layers.{i}.feed_forward.w1.weight", layer.feed_forward.w1.weight, 0.02, seed)
+            fill(f"layers.{i}.feed_forward.w3.weight", layer.feed_forward.w3.weight, 0.02, seed)
+            fill(f"layers.{i}.feed_forward.w2.weight", layer.feed_forward.w2.weight, residual_std, seed)
             layer.attention_norm.reset_parameters()
             layer.ffn_norm.reset_parameters()
         self.norm.reset_parameters()
-        fill(self.output.weight, cfg.dim**-0.5)
+        fill("output.weight", self.output.weight, cfg.dim**-0.5, seed)
         self.init_rotary()
 
     def init_rotary(self) -> None:

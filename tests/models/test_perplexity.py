@@ -36,9 +36,11 @@ def gibberish(rng: random.Random) -> str:
 
 
 def test_formula_is_cc_nets(sample_models):
-    """10^(-sum(line log10 scores) / sum(pieces + 1 per line)) on normalized lines, blank lines skipped."""
+    """line scoring: 10^(-sum(line log10 scores) / sum(pieces + 1 per line)) on normalized lines, blank
+    lines skipped; document scoring (cc_net's): the whole text normalized (newlines removed) and scored
+    as one sentence."""
     sp_path, lm_path = sample_models / "lm" / "en.sp.model", sample_models / "lm" / "en.arpa.bin"
-    scorer = PerplexityScorer(sp_path, lm_path)
+    scorer = PerplexityScorer(sp_path, lm_path, scoring="line")
     text = "The River Flows through 12 Towns.\n\n  It was Founded in 1850 by settlers.  \n"
     sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_path))
     lm = kenlm.Model(str(lm_path))
@@ -49,6 +51,10 @@ def test_formula_is_cc_nets(sample_models):
             total += lm.score(" ".join(pieces), bos=True, eos=True)
             length += len(pieces) + 1
     assert scorer.perplexity(text) == round(10 ** (-total / length), 1)
+    glued = sp.encode(normalize(text), out_type=str)
+    assert "\n" not in normalize(text)
+    doc_pp = round(10 ** (-lm.score(" ".join(glued), bos=True, eos=True) / (len(glued) + 1)), 1)
+    assert PerplexityScorer(sp_path, lm_path).perplexity(text) == doc_pp != scorer.perplexity(text)
     # Normalization: case, digits and accents do not change the score.
     assert scorer.perplexity("The river flows through 12 towns.") == scorer.perplexity(
         "the RIVER flows through 99 towns."

@@ -30,7 +30,9 @@ TARGETS = {
     ("ccnet", "too_short"): (0.95, 0.95),
     ("ccnet", "invalid_utf8"): (1.0, 1.0),
     ("ccnet", "malformed_record"): (1.0, 1.0),
-    ("ccnet", "wikiref"): (0.90, 0.90),
+    # 0.85: with the LM card's fixed cutoffs (the default since issue 10) 2 of the 61 pages the ground
+    # truth expects as perplexity_tail fall under p60 and are dropped by wikiref instead (precision 15/17)
+    ("ccnet", "wikiref"): (0.85, 0.90),
     ("ccnet", "kept"): (0.95, 0.95),
     ("c4", "language"): (0.95, 0.95),
     ("c4", "duplicate_url"): (0.95, 0.95),
@@ -174,7 +176,9 @@ def test_rerun_in_process_is_identical_and_clears_stale_files(
 ):
     out = tmp_path / "again"
     (out / "docs" / "commoncrawl").mkdir(parents=True)
-    (out / "docs" / "commoncrawl" / "en_tail-00000-of-00001.jsonl.gz").write_bytes(b"stale")  # from an earlier config
+    (out / "docs" / "commoncrawl" / "en_tail-00000-of-00001.jsonl.gz").write_bytes(
+        b"stale"
+    )  # from an earlier config
     argv = ["--input", str(sample_world), "--models", str(sample_models), "--out", str(out), "--write-dropped",
             f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
     run(argv)

@@ -141,6 +141,8 @@ def test_corpus_epochs_from_a_real_manifest(shared_data, tmp_path, capsys):
         (["--target-loss", "1.5", "--compute", "1e23"], "not above the fit's irreducible loss"),
         (["--candidates", "7b", "--tokens-per-s-per-gpu", "8b=300"], "8b is not a candidate"),
         (["--mfu", "45"], "fraction"),
+        (["--mfu", "0.4", "--peak-tflops", "-3"], "--peak-tflops must be positive"),
+        (["--gpu", "H100", "--mfu", "0.4"], "ambiguous"),
         (["--mfu-from", "/nonexistent/run"], "cannot read the run's metrics"),
         (["--manifest", "/nonexistent/shards"], "cannot read the manifest"),
         (["--fit-set", "Z=3"], "--fit-set 'Z=3'"),

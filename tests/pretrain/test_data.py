@@ -131,6 +131,15 @@ def test_empty_heldout_slice_is_a_one_line_error_and_zero_turns_validation_off(s
     assert loader(shard_set, heldout_tokens=0).heldout_batches("c4", 8) == []
 
 
+def test_a_source_whose_tenth_is_below_one_window_still_gets_one(shard_set):
+    dl = loader(shard_set, seq_len=20_000, heldout_tokens=10**6)
+    books = dl.corpus.streams["books"].num_tokens
+    assert books // 10 < 20_001 and dl.train_tokens["books"] == books - 20_001
+    assert dl.heldout_samples["books"] == 1 and len(dl.heldout_batches("books", 8)) == 1
+    c4 = dl.corpus.streams["c4"].num_tokens  # a larger source keeps its tenth
+    assert dl.train_tokens["c4"] == c4 - c4 // 10
+
+
 def test_state_has_no_layout_dp4_resumes_at_dp2_with_the_same_global_samples(shard_set):
     """The data half of elastic resume: a dp=4 state continues at dp=2 (twice the accumulation) with
     the samples the dp=4 run would have drawn, and every dp=2 rank reads its own slice of them."""

@@ -128,3 +128,47 @@ def test_fsdp2_x_tp_2x2_equals_one_process(setup, shard_set):
     root, config, ref, _ = setup
     got = torchrun(4, config, shard_set, root / "2d", "tp=2", "dp_shard=2")
     assert_same_losses(got, ref)
+
+
+META_INIT_WORKER = """
+import sys
+import torch
+import torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
+from lamina.pretrain.config import preset
+from lamina.pretrain.model import Transformer
+from lamina.pretrain.parallelize import parallelize
+from lamina.pretrain.train_config import TrainConfig
+
+dist.init_process_group("gloo")
+cfg_model = preset("tiny", vocab_size=257)  # 257 rows: uneven shards on 2 ranks
+eager = Transformer(cfg_model)
+eager.init_weights(seed=3)
+want = dict(eager.named_parameters())
+for dp, tp in ((2, 1), (1, 2)):
+    mesh = init_device_mesh("cpu", (dp, tp), mesh_dim_names=("dp_shard", "tp"))
+    with torch.device("meta"):
+        model = Transformer(cfg_model)
+    model = parallelize(model, mesh, TrainConfig(tp=tp, dp_shard=dp))
+    model.to_empty(device="cpu")
+    model.init_weights(seed=3)
+    for name, p in model.named_parameters():
+        assert type(p).__name__ == "DTensor", name
+        assert p.to_local().numel() < p.numel() or p.dim() == 1, (name, "not sharded")
+        assert torch.equal(p.full_tensor(), want[name]), (dp, tp, name)
+print("meta init equal", dist.get_rank(), flush=True)
+dist.destroy_process_group()
+"""
+
+
+def test_meta_init_under_fsdp_and_tp_equals_eager_init(tmp_path):
+    """Materialized from the meta device and initialized shard by shard (FSDP2 over 2 ranks, then TP
+    over 2 ranks), every parameter equals the eager single-process initialization of the same seed,
+    bit for bit, while each rank holds only its shard."""
+    script = tmp_path / "worker.py"
+    script.write_text(META_INIT_WORKER)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("meta init equal") == 2

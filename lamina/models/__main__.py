@@ -1,0 +1,5 @@
+import sys
+
+from lamina.models.cli import main
+
+sys.exit(main())

@@ -1,0 +1,247 @@
+"""`lamina models`: train every model the filters need, in order (language id, then per language
+SentencePiece + KenLM with their fixed cutoffs, then the reference classifier), each written with
+its card as soon as it is done, and `models.json` updated after each."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from lamina.formats.wikipedia import dump_language
+from lamina.models.common import NotEnoughData, write_json
+from lamina.models.lid import LidConfig, iter_lid_corpus, train_lid
+from lamina.models.lm import LmConfig, train_lm
+from lamina.models.wikipedia import dump_languages, iter_documents, paragraphs, wikipedia_dumps
+from lamina.models.wikiref import WikiRefConfig, cited_urls, iter_web_pages, train_wikiref
+
+MODELS = ("lid", "lm", "wikiref")
+MAX_CUTOFF_DOCS = 20_000  # web pages per language scored for the cutoffs at most
+CUTOFF_MIN_LENGTH = 300  # characters: like the pages that reach CCNet's perplexity stage (too_short)
+
+
+def web_files(specs: Iterable[str | Path]) -> list[str]:
+    """WET / JSON-lines files from paths, folders (searched for *.warc.wet*, *.jsonl*, *.json.gz) and
+    globs, sorted."""
+    out: list[str] = []
+    for spec in specs:
+        spec = str(spec)
+        if Path(spec).is_dir():
+            for pattern in ("**/*.warc.wet*", "**/*.jsonl", "**/*.jsonl.gz", "**/*.json.gz"):
+                out += glob.glob(f"{spec.rstrip('/')}/{pattern}", recursive=True)
+        elif any(c in spec for c in "*?["):
+            out += glob.glob(spec, recursive=True)
+        elif Path(spec).is_file():
+            out.append(spec)
+        else:
+            raise FileNotFoundError(f"no web files at {spec} (a WET/JSON-lines file, folder or glob)")
+    return sorted(set(out))
+
+
+def _lid_examples(dumps: list[Path], languages, min_chars: int) -> Iterator[tuple[str, str]]:
+    for lang in dump_languages(dumps, languages):
+        for d in iter_documents(dumps, lang):
+            yield from ((lang, p) for p in paragraphs(d.text, min_chars))
+
+
+def _split_web_by_language(files: list[str], lid_path: Path | None, languages: list[str], tmp: Path) -> dict:
+    """One pass over the web pages: each page's language (its `language` field, else the LID at cc_net's
+    0.5), its text appended to `<tmp>/<lang>.jsonl` (at most MAX_CUTOFF_DOCS per language). Like the
+    documents CCNet scores: pages under 300 characters and exact copies (digest) are left out."""
+    from lamina.filters.langid import LanguageIdentifier
+
+    lid = LanguageIdentifier(lid_path) if lid_path and lid_path.is_file() else None
+    counts: dict[str, int] = {}
+    handles = {}
+    digests: set[str] = set()
+    try:
+        for doc in iter_web_pages(files):
+            digest = doc.metadata.get("digest")
+            if len(doc.text) < CUTOFF_MIN_LENGTH or (digest and digest in digests):
+                continue
+            if digest:
+                digests.add(digest)
+            lang = doc.metadata.get("language")
+            if not lang and lid is not None:
+                lang, score = lid.predict(doc.text.replace("\n", " "))
+                lang = lang if score >= 0.5 else ""
+            if not lang and lid is None and len(languages) == 1:
+                lang = languages[0]
+            if lang not in languages or counts.get(lang, 0) >= MAX_CUTOFF_DOCS:
+                continue
+            if lang not in handles:
+                handles[lang] = open(tmp / f"{lang}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            handles[lang].write(json.dumps(doc.text) + "\n")
+            counts[lang] = counts.get(lang, 0) + 1
+    finally:
+        for h in handles.values():
+            h.close()
+    return counts
+
+
+def _texts(path: Path) -> Iterator[str]:
+    if path.is_file():
+        with open(path, encoding="utf-8") as f:
+            yield from (json.loads(line) for line in f)
+
+
+def train_all(
+    sample_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    wikipedia: list[Path] | None = None,
+    wet: list[str | Path] | None = None,
+    cutoff_sample: list[str | Path] | None = None,
+    lid_corpus: Path | None = None,
+    languages: list[str] | None = None,
+    only: Iterable[str] = MODELS,
+    lid: LidConfig = LidConfig(),  # noqa: B008 - frozen dataclasses, safe as defaults
+    lm: LmConfig = LmConfig(),  # noqa: B008
+    wikiref: WikiRefConfig = WikiRefConfig(),  # noqa: B008
+) -> dict:
+    """Train the models into `out_dir`; returns {"lid": card, "lm": {lang: card}, "wikiref": card}.
+
+    sample_dir: the sample world (its wikipedia/ dumps and cc/ WET files are the default inputs).
+    wikipedia: dumps to use instead of the sample's (LID labels and LMs come from their languages).
+    wet: web pages for the reference classifier (WET or JSON lines; default <sample>/cc).
+    cutoff_sample: web pages whose perplexity percentiles become the LM cards' cutoffs (default `wet`).
+    lid_corpus: labelled text for LID instead of the dumps (directory of <lang>.txt, or fastText file).
+    languages: restrict the dumps (and the LID labels from dumps) to these languages.
+    Raises `NotEnoughData` (after writing every other model) when the reference classifier cannot
+    be trained from what was given.
+    """
+    only = set(only)
+    unknown = only - set(MODELS)
+    if unknown:
+        raise ValueError(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+    t0 = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    needs_dumps = bool({"lm", "wikiref"} & only) or ("lid" in only and not lid_corpus)
+    dumps = [Path(p) for p in wikipedia or []] or (wikipedia_dumps(Path(sample_dir)) if needs_dumps else [])
+    default_web = [Path(sample_dir) / "cc"] if (Path(sample_dir) / "cc").is_dir() else []
+    wet_list = web_files(wet if wet is not None else default_web) if {"lm", "wikiref"} & only else []
+    cut_list = web_files(cutoff_sample) if cutoff_sample is not None else wet_list
+    cards: dict = {}
+    summary = {
+        "trained": [],
+        "lm_languages": [],
+        "inputs": {
+            "sample": str(sample_dir),
+            "wikipedia": [str(p) for p in dumps],
+            "wet": wet_list,
+            "cutoff_sample": cut_list,
+            "lid_corpus": str(lid_corpus or ""),
+        },
+    }
+
+    def done(name: str) -> None:
+        summary["trained"] = sorted(set(summary["trained"]) | {name})
+        summary["lm_languages"] = sorted(cards.get("lm", {}))
+        summary["seconds"] = round(time.time() - t0, 1)
+        write_json(out / "models.json", summary)
+
+    if "lid" in only:
+        if lid_corpus:
+            examples, source = iter_lid_corpus(Path(lid_corpus)), {"corpus": str(lid_corpus)}
+        else:
+            examples = _lid_examples(dumps, languages, lid.min_chars)
+            source = {"wikipedia": [p.name for p in dumps]}
+        cards["lid"] = train_lid(examples, out, lid, source)
+        done("lid")
+    if "lm" in only:
+        cards["lm"] = {}
+        langs = dump_languages(dumps, languages)
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = (
+                _split_web_by_language(cut_list, out / "lid" / "lid.bin", langs, Path(tmp))
+                if cut_list
+                else {}
+            )
+            names = ", ".join(Path(f).name for f in cut_list[:3]) + (" ..." if len(cut_list) > 3 else "")
+            for lang in langs:
+                files = [p.name for p in dumps if dump_language(p) == lang]
+                cards["lm"][lang] = train_lm(
+                    lang, iter_documents(dumps, lang), out, lm, {"wikipedia": files},
+                    cutoff_docs=_texts(Path(tmp) / f"{lang}.jsonl"), cutoff_source=names,
+                )  # fmt: skip
+                done("lm")
+            summary["cutoff_pages_per_language"] = counts
+    if "wikiref" in only:
+        try:
+            cards["wikiref"] = train_wikiref(
+                cited_urls(dumps), iter_web_pages(wet_list), out, wikiref,
+                {"wikipedia": [p.name for p in dumps], "web_files": len(wet_list)},
+            )  # fmt: skip
+            done("wikiref")
+        except NotEnoughData as e:
+            summary["not_trained"] = {"wikiref": str(e)}
+            write_json(out / "models.json", summary)
+            raise
+    return cards
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lamina models", description="train the filter models (see module doc)")
+    ap.add_argument(
+        "--sample", type=Path, default=Path("out/sample"), help="the sample world (default out/sample)"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=Path("out/models"), help="models directory (default out/models)"
+    )
+    ap.add_argument(
+        "--wikipedia", type=Path, nargs="+", help="Wikipedia dumps to use instead of the sample's"
+    )
+    ap.add_argument("--wet", nargs="+", help="web pages (WET, JSON lines; files, folders, globs) for the "
+                    "reference classifier and the cutoffs (default <sample>/cc)")  # fmt: skip
+    ap.add_argument("--cutoff-sample", nargs="+", help="web pages whose perplexity p30/p60 become the "
+                    "LM cards' cutoffs (default: --wet)")  # fmt: skip
+    ap.add_argument(
+        "--lid-corpus", type=Path, help="LID training text: a directory of <lang>.txt or a fastText file"
+    )
+    ap.add_argument("--languages", nargs="+", help="only these dump languages")
+    ap.add_argument("--only", nargs="+", choices=MODELS, default=list(MODELS), help="train only these models")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    failed = None
+    try:
+        train_all(
+            args.sample, args.out, wikipedia=args.wikipedia, wet=args.wet, cutoff_sample=args.cutoff_sample,
+            lid_corpus=args.lid_corpus, languages=args.languages, only=args.only,
+        )  # fmt: skip
+    except NotEnoughData as e:
+        failed = str(e)
+    except FileNotFoundError as e:
+        print(f"lamina models: {e}", file=sys.stderr)
+        return 2
+    _print_cards(args.out)
+    print(f"models written to {args.out} in {time.time() - t0:.1f} s")
+    if failed:
+        print(f"lamina models: {failed}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_cards(out: Path) -> None:
+    """One line per model this run trained (models.json's list)."""
+    summary = json.loads((out / "models.json").read_text()) if (out / "models.json").is_file() else {}
+    trained = summary.get("trained", [])
+    if "lid" in trained:
+        c = json.loads((out / "lid" / "card.json").read_text())
+        print(f"lid: {len(c['labels'])} languages, held-out accuracy {c['held_out']['accuracy']}")
+    for lang in summary.get("lm_languages", []):
+        c = json.loads((out / "lm" / f"{lang}.card.json").read_text())
+        cut = c.get("cutoffs") or {}
+        doc = cut.get("document") or {}
+        print(f"lm {lang}: vocab {c['sentencepiece']['vocab_size']}, held-out median perplexity "
+              f"{c['held_out']['median_perplexity']} ({c['held_out']['pages']} pages); cutoffs "
+              f"{'/'.join(str(v) for v in doc.values()) or 'none'} from {cut.get('origin', '-')}")  # fmt: skip
+    if "wikiref" in trained:
+        c = json.loads((out / "wikiref" / "card.json").read_text())
+        print(f"wikiref: {c['trained_on']['positives']} cited / {c['trained_on']['negatives']} random pages, "
+              f"held-out accuracy {c['held_out']['accuracy_at_0.5']}")  # fmt: skip
