@@ -17,6 +17,7 @@ StackExchange, `books`, `github`, `arxiv`, a drop reason under dropped/) is writ
   1,000-document limit, +1% at 100,000). The limit is a mean, not a hard cap: a hard cap would need
   every document's rank, i.e. a global sort or a second shuffle of the bodies.
 - inside a shard, lines are sorted by (id, JSON line): byte-identical on every rerun and runner.
+  Every one of the n shards is written, an empty one as an empty gzip, so `-of-<n>` names n files.
 - one shard is written by one worker: it holds that shard's (id, JSON line) pairs to sort them, at
   most about limit.documents documents or limit.bytes bytes (plus the binomial excess above); the gzip
   is streamed to a unique temporary file and renamed over the final name, so a retried bundle never
@@ -193,6 +194,15 @@ def _as_line(doc: Document, name_of) -> tuple[str, str, str]:
     return name_of(doc), doc.id, doc.to_json()
 
 
+def _every_shard(kv, limit: ShardLimit):
+    """((name, k, n), None) for every shard of a name: an empty shard is still written (as an empty
+    gzip), so `-of-<n>` always names n files."""
+    name, (docs, nbytes) = kv
+    n = limit.shards(docs, nbytes)
+    for k in range(n):
+        yield (name, k, n), None
+
+
 def _assign(e, counts, limit: ShardLimit):
     name, doc_id, line = e
     n = limit.shards(*counts[name])
@@ -210,7 +220,7 @@ class _WriteShard(beam.DoFn):
 
     def process(self, element):
         (name, shard, n), items = element
-        items = sorted(items)  # (id, line): deterministic whatever the bundles' order
+        items = sorted(i for i in items if i is not None)  # (id, line): whatever the bundles' order
         self.size.update(len(items), sum(len(line) for _, line in items))
         write_gzip_lines(f"{self.directory}/{shard_file(name, shard, n)}", (line for _, line in items))
         yield len(items)
@@ -238,9 +248,11 @@ class WriteDocs(beam.PTransform):
             | "size_of" >> beam.Map(lambda e: (e[0], (1, len(e[2].encode("utf-8")))))
             | "count_per_name" >> beam.CombinePerKey(_SumPairs())
         )
+        assigned = lines | "assign_shard" >> beam.Map(_assign, beam.pvalue.AsDict(counts), limit=self.limit)
+        every = counts | "every_shard" >> beam.FlatMap(_every_shard, limit=self.limit)
         written = (
-            lines
-            | "assign_shard" >> beam.Map(_assign, beam.pvalue.AsDict(counts), limit=self.limit)
+            (assigned, every)
+            | "with_empty_shards" >> beam.Flatten()
             | "group_by_shard" >> beam.GroupByKey()
             | "write_shards" >> beam.ParDo(_WriteShard(self.directory))
         )

@@ -6,6 +6,7 @@ path and by the `lamina.scale` group-size metrics every grouped DoFn emits."""
 from __future__ import annotations
 
 import gzip
+import json
 import math
 
 import apache_beam as beam
@@ -19,8 +20,10 @@ from lamina.documents import Document, stable_id
 from lamina.pipelines import ccnet
 from lamina.pipelines.accounting import Funnel
 from lamina.pipelines.ccnet import DigestDedup, LineDedup, LineDedupApply
+from lamina.pipelines.corpus import build_source
 from lamina.pipelines.writers import SCALE_NAMESPACE, FixedName, ShardLimit, WriteDocs, shard_of
 from tests.pipelines.conftest import FN_API_RUNNER, in_process_pipeline
+from tests.sources.conftest import read_docs
 
 
 def letters(i: int) -> str:
@@ -177,3 +180,29 @@ def test_a_page_served_5000_times_keeps_one_copy_from_small_records(tmp_path):
     result.wait_until_finish()
     # n digest groups of one document each, then one line group: the kept copy and its 2 own lines
     assert group_metric(result, "group_elements") == (n + 1, 3)
+
+
+def test_every_output_of_a_source_and_every_drop_reason_is_sharded_by_the_limit(sample_world, tmp_path):
+    """GitHub on the sample world at 2 documents per shard: kept documents and each drop reason get
+    ceil(count / 2) files -- all of them, empty ones included -- holding what one file per output holds."""
+
+    def run(out, limit):
+        p = BeamPipeline(runner=FN_API_RUNNER, options=PipelineOptions([]))
+        build_source(p, "github", str(sample_world / "github"), str(out), None, True, limit)
+        p.run().wait_until_finish()
+        return json.loads((out / "stats" / "github.json").read_text())
+
+    st = run(tmp_path / "small", ShardLimit(documents=2, bytes=0))
+    run(tmp_path / "one", None)
+    counts = {("docs", "github"): st["documents_kept"]} | {
+        ("dropped", r): n for r, n in st["dropped"].items()
+    }
+    assert st["documents_kept"] > 2 and max(st["dropped"].values()) > 2
+    for (sub, name), count in counts.items():
+        n = math.ceil(count / 2)
+        files = sorted(p.name for p in (tmp_path / "small" / sub / "github").glob(f"{name}-*"))
+        assert files == [f"{name}-{k:05d}-of-{n:05d}.jsonl.gz" for k in range(n)]
+    for sub in ("docs", "dropped"):
+        small, one = (read_docs(tmp_path / d / sub / "github") for d in ("small", "one"))
+        assert sorted(d.to_json() for d in small) == sorted(d.to_json() for d in one)
+        assert len(small) == (st["documents_kept"] if sub == "docs" else sum(st["dropped"].values()))
