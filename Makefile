@@ -69,9 +69,21 @@ $(OUT)/corpus/shards/manifest.json:
 report: venv ## rebuild the HTML filter reports of $(OUT)/corpus
 	$(LAMINA) report --corpus $(OUT)/corpus
 
+.PHONY: chromium
+chromium: ## Debian's headless Chromium, for the report's browser test (installs it when run as root)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "the report's browser test needs Debian's chromium; as root run: apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+# A second `make pretrain` into a finished run is refused: PRETRAIN_ARGS=--resume or --overwrite.
+PRETRAIN_ARGS ?=
 pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU on the corpus shards
 	$(LAMINA) pretrain --config configs/pretrain/tiny.toml --manifest $(OUT)/corpus/shards/manifest.json \
-	  --out $(OUT)/pretrain
+	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
 	$(LAMINA) bench

@@ -1,7 +1,8 @@
 """`make gpu-check`: what only a GPU can tell, in a few minutes on one CUDA device, with its figures in
 a JSON file. Written to be run blind on a machine nobody has watched: every check is isolated (an
 exception, an out-of-memory or a missing package is recorded in its entry and the next check runs),
-the whole run keeps to a time budget (a check that would start after it is recorded as skipped), and
+the whole run keeps to a time budget (a check that would start after it is recorded as skipped, one
+still running GRACE_S after it is interrupted and recorded as failed), and
 the JSON is rewritten after every check, so a run killed half-way still leaves what it measured.
 
 Checks, in order (`--only NAME` runs some):
@@ -17,6 +18,9 @@ Checks, in order (`--only NAME` runs some):
                      fused AdamW, clipping, the loader over real Megatron shards of random tokens),
                      per checkpointing mode: tokens/s, MFU against the device's dense bf16 peak,
                      peak memory; the aim is MFU >= 50%
+  fsdp_bf16          FSDP2 on a one-rank NCCL group with bf16 parameters (the multi-GPU path's
+                     mixed precision), sharded init, fused AdamW on DTensors, against the plain model
+  compile            torch.compile (Inductor) of a block, eager vs compiled, none and manual modes
 
     make gpu-check                                  # = python scripts/gpu_check.py --out out/gpu_check.json
     python scripts/gpu_check.py --budget 420 --modes none,manual --out /tmp/g.json
@@ -213,7 +217,7 @@ def check_xformers_vs_sdpa(args, device, deadline) -> dict:
 
 
 def _block_grads(block, x, cos, sin, mode: str, autocast: bool) -> dict[str, torch.Tensor]:
-    block.checkpointing = mode
+    getattr(block, "_orig_mod", block).checkpointing = mode  # through a torch.compile wrapper too
     block.zero_grad(set_to_none=True)
     x = x.detach().clone().requires_grad_()
     ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
@@ -404,6 +408,7 @@ def check_train(args, device, deadline) -> dict:
                 failures.append("setup")
                 continue
             figures[f"setup_s{' compiled' if compile_ else ''}"] = round(time.monotonic() - t0, 2)
+            figures["adamw"] = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
             for mode in args.modes:
                 key = mode + (" compiled" if compile_ else "")
                 if time.monotonic() > deadline:
@@ -434,12 +439,132 @@ def check_train(args, device, deadline) -> dict:
     return figures
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_fsdp_bf16(args, device, deadline) -> dict:
+    """FSDP2 as the trainer applies it (parallelize.apply_fsdp) on a one-rank process group (NCCL on
+    CUDA, gloo on CPU): bf16 parameters with fp32 gradient reduction on CUDA, sharded meta-device init,
+    fused AdamW on DTensors; its loss and gradient norm against the plain model under autocast."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from lamina.pretrain.config import ModelConfig
+    from lamina.pretrain.model import Transformer
+    from lamina.pretrain.optim import build_optimizer, clip_grad_norm_
+    from lamina.pretrain.parallelize import apply_fsdp
+    from lamina.pretrain.train_config import TrainConfig
+
+    cuda = device.type == "cuda"
+    cfg = (
+        ModelConfig(dim=2048, n_layers=4, n_heads=16, max_seq_len=args.seq)
+        if cuda
+        else ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=257, max_seq_len=max(64, args.seq))
+    )
+    seq = args.seq if cuda else min(args.seq, 64)
+    own = not dist.is_initialized()
+    if own:
+        dist.init_process_group(
+            "nccl" if cuda else "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
+        )
+    try:
+        tokens = torch.randint(0, cfg.vocab_size, (2, seq + 1), generator=torch.Generator().manual_seed(0))
+        tokens = tokens.to(device)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+
+        def loss_of(model):
+            with autocast:
+                logits = model(tokens[:, :-1])
+            return torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+
+        plain = Transformer(cfg).to(device)
+        plain.init_weights(seed=0)
+        ref = loss_of(plain)
+        ref.backward()
+        ref_norm = clip_grad_norm_(plain.parameters(), 0.0)
+        mesh = init_device_mesh(device.type, (1, 1), mesh_dim_names=("dp_shard", "tp"))
+        with torch.device("meta"):
+            model = Transformer(cfg)
+        apply_fsdp(model, mesh["dp_shard"], mixed_precision=cuda)
+        model.to_empty(device=device)
+        model.init_weights(seed=0)
+        losses = []
+        optimizer = build_optimizer(model, TrainConfig(lr=1e-4))
+        for _ in range(3):
+            loss = loss_of(model)
+            loss.backward()
+            norm = clip_grad_norm_(model.parameters(), 1.0)
+            if not losses:
+                first_norm = float(norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+        figures = {
+            "backend": dist.get_backend(),
+            "mixed_precision_bf16": cuda,
+            "adamw": "fused" if optimizer.defaults.get("fused") else "foreach",
+            "loss_plain": round(float(ref), 6),
+            "loss_fsdp": [round(x, 6) for x in losses],
+            "grad_norm_plain": round(float(ref_norm), 6),
+            "grad_norm_fsdp": round(first_norm, 6),
+        }
+        tol = 2e-2 if cuda else 1e-5  # bf16 parameters vs fp32 parameters under autocast
+        loss_rel = abs(losses[0] - float(ref)) / float(ref)
+        norm_rel = abs(first_norm - float(ref_norm)) / float(ref_norm)
+        figures.update(loss_rel_diff=round(loss_rel, 8), grad_norm_rel_diff=round(norm_rel, 8))
+        if not (loss_rel < tol and norm_rel < 5 * tol and losses[-1] < losses[0]):
+            raise AssertionError(
+                f"FSDP2 differs from the plain model beyond {tol} or did not train: {figures}"
+            )
+        return figures
+    finally:
+        if own:
+            dist.destroy_process_group()
+
+
+def check_compile(args, device, deadline) -> dict:
+    """torch.compile (Inductor) of a block, as parallelize.apply_compile does, against eager: outputs
+    and input gradients in bf16 autocast, and the compile time."""
+    if device.type != "cuda":
+        raise Skip("the compile check runs on CUDA only (Inductor on CPU needs a C++ toolchain and minutes)")
+    from lamina.pretrain.config import ModelConfig
+    from lamina.pretrain.model import Transformer
+
+    cfg = ModelConfig(dim=2048, n_layers=1, n_heads=16, vocab_size=16, max_seq_len=args.seq)
+    model = Transformer(cfg).to(device)
+    block = model.layers["0"]
+    x = torch.randn(1, args.seq, cfg.dim, generator=torch.Generator().manual_seed(0)).to(device)
+    cos, sin = model.rope_cos[: args.seq], model.rope_sin[: args.seq]
+    figures = {}
+    for mode in ("none", "manual"):
+        ref = _block_grads(block, x, cos, sin, mode, autocast=True)
+        compiled = torch.compile(block)
+        t0 = time.monotonic()
+        got = _block_grads(compiled, x, cos, sin, mode, autocast=True)
+        figures[f"{mode}.first_call_s"] = round(time.monotonic() - t0, 2)
+        figures[f"{mode}.rel_diff_out"] = round(_rel(got["out"], ref["out"]), 6)
+        figures[f"{mode}.rel_diff_dx"] = round(_rel(got["x"], ref["x"]), 6)
+        if time.monotonic() > deadline:
+            break
+    bad = {k: v for k, v in figures.items() if "rel_diff" in k and not v < 3e-2}
+    if bad:
+        raise AssertionError(f"compiled block differs from eager: {bad}")
+    return figures
+
+
 CHECKS: dict[str, Callable] = {
     "environment": check_environment,
     "xformers_vs_sdpa": check_xformers_vs_sdpa,
     "manual_backward": check_manual_backward,
     "activation_memory": check_activation_memory,
     "train": check_train,
+    "fsdp_bf16": check_fsdp_bf16,
+    "compile": check_compile,
 }
 
 
@@ -452,6 +577,36 @@ def _write(report: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, path)
+
+
+GRACE_S = 60.0  # a check may run this long past the budget before it is interrupted
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Raise CheckTimeout in the main thread after `seconds` (a check stuck in Python, e.g. a compile
+    that never ends); a no-op off the main thread or without SIGALRM."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum, frame):
+        raise CheckTimeout(f"still running {seconds:.0f} s after it started: the time budget is spent")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, max(1.0, seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_checks(checks: dict[str, Callable], args, device: torch.device, out: Path | None) -> dict:
@@ -472,7 +627,8 @@ def run_checks(checks: dict[str, Callable], args, device: torch.device, out: Pat
             entry = {"status": "skipped", "reason": f"time budget of {args.budget:.0f} s spent"}
         else:
             try:
-                entry = {"status": "ok", "figures": fn(args, device, deadline)}
+                with _alarm(deadline + GRACE_S - t0):
+                    entry = {"status": "ok", "figures": fn(args, device, deadline)}
             except Skip as why:
                 entry = {"status": "skipped", "reason": str(why)}
             except BaseException as err:  # noqa: BLE001 (recorded; KeyboardInterrupt still stops the run)

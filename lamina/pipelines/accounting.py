@@ -205,6 +205,7 @@ class _StageDoFn(beam.DoFn):
                 lines_kept = 0 if isinstance(result, Dropped) else _nlines(result)
                 yield TaggedOutput(TALLY, ((name, "lines_in", ""), lines_in))
                 yield TaggedOutput(TALLY, ((name, "lines_kept", ""), lines_kept))
+            yield TaggedOutput(TALLY, _bytes_tally(name, result))  # for the report's bytes in/kept
             if isinstance(result, Dropped):
                 self._count(f"dropped.{result.reason}")
                 yield TaggedOutput(TALLY, ((name, "dropped", result.reason), 1))
@@ -213,6 +214,24 @@ class _StageDoFn(beam.DoFn):
                 self._count("kept")
                 yield TaggedOutput(TALLY, ((name, "kept", ""), 1))
                 yield result
+
+
+def _bytes_tally(stage: str, result: Document | Dropped) -> tuple[tuple[str, str, str], int]:
+    """((stage, "bytes_kept" | "bytes_dropped", ""), UTF-8 bytes of the document's text as the stage
+    left it); `build_stats` turns these into each stage's and the source's bytes."""
+    doc, field = (result.doc, "bytes_dropped") if isinstance(result, Dropped) else (result, "bytes_kept")
+    return (stage, field, ""), len(doc.text.encode("utf-8"))
+
+
+def kept_group(doc: Document) -> str:
+    """The language and bucket a kept document counts under in the report ("en_head", "en", "all")."""
+    m = doc.metadata
+    return "_".join(str(m[k]) for k in ("language", "bucket") if m.get(k)) or "all"
+
+
+def group_tally(kept: beam.PCollection) -> beam.PCollection:
+    """(("write", "group", kept_group(doc)), 1) per kept document: `kept_by_group` in the stats."""
+    return kept | "group_tally" >> beam.Map(lambda d: (("write", "group", kept_group(d)), 1))
 
 
 def _hash01(key: str) -> int:
@@ -323,6 +342,8 @@ class Funnel:
 def _sample(d: Dropped) -> dict:
     m = d.doc.metadata
     out = {"id": d.doc.id, "url": m.get("url", ""), "text": d.doc.text[:SAMPLE_TEXT_CHARS]}
+    where = {"title": m.get("title"), "path": m.get("path") or m.get("file")}  # for the report's samples
+    out.update({k: str(v) for k, v in where.items() if v})
     if d.detail:
         out["detail"] = d.detail
     return out
@@ -349,6 +370,9 @@ def build_stats(
             "kept": kept,
             "dropped": drops,
         }
+        for f in ("bytes_kept", "bytes_dropped"):
+            if (name, f, "") in t:
+                entry[f] = t[(name, f, "")]
         if (name, "lines_in", "") in t:
             entry["lines_in"] = t[(name, "lines_in", "")]
             entry["lines_kept"] = t[(name, "lines_kept", "")]
@@ -367,6 +391,9 @@ def build_stats(
             distributions.setdefault(name, {})[group] = values
         else:
             distributions[name] = values
+    groups = {r: n for (s, f, r), n in sorted(t.items()) if s == "write" and f == "group"}
+    # Stages run through Funnel.apply tally bytes (hand-built read stages do not, and come first).
+    measured = [e for e in funnel if "bytes_kept" in e or "bytes_dropped" in e]
     sample_out = {
         reason: [s for _, s in sorted(ranked, key=lambda r: r[0])] for reason, ranked in sorted(samples)
     }
@@ -377,6 +404,16 @@ def build_stats(
         "documents_kept": documents_kept,
         "dropped": dict(sorted(dropped.items())),
         "conservation_ok": conservation_ok,
+        # UTF-8 text bytes reaching the first filter stage (parsed documents) and leaving the last
+        **(
+            {
+                "bytes_in": measured[0].get("bytes_kept", 0) + measured[0].get("bytes_dropped", 0),
+                "bytes_kept": funnel[-1].get("bytes_kept", 0),
+            }
+            if measured
+            else {}
+        ),  # fmt: skip
+        **({"kept_by_group": groups} if groups else {}),  # kept documents per language(_bucket)
         "funnel": funnel,
         "distributions": distributions,
         "samples": sample_out,

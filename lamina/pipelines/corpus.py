@@ -29,9 +29,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from lamina.pipelines import options as opts
-from lamina.pipelines.accounting import Funnel, check_conservation
+from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
 from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import FixedName, ShardLimit, WriteDocs, WriteDropped
+from lamina.reports import provenance
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
@@ -119,6 +120,7 @@ def write_outputs(
     written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of, limit=limit)
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
+    written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
 
@@ -245,6 +247,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     """Build and run the pipeline, check conservation. `test_pipeline`: run on that instead."""
     args, beam_args = _parser().parse_known_args(argv)
     cfg = opts.load_config(args.config)
+    started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     for s in sources:
         if s not in WEB_SOURCES:
@@ -263,6 +266,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     if _dry_run(p):
         return CorpusRun({}, result)
     stats = {s: read_stats(args.out, s) for s in sources}
+    provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     for s, st in stats.items():
         check_conservation(st, f"{args.out}/stats/{s}.json")
     _cross_check_metrics(result, stats)

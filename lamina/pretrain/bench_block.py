@@ -22,20 +22,29 @@ import dataclasses
 import gc
 import os
 import statistics
+import subprocess
 import sys
 import time
 import weakref
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.distributed.tensor import DTensor
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lamina.pretrain import attention as attention_backends
 from lamina.pretrain.config import ModelConfig, preset
 from lamina.pretrain.metrics import device_peak_flops  # the one peak table (exact device names)
 from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, TransformerBlock
+from lamina.pretrain.parallelize import apply_tp, local_loss, loss_context
 
 BENCH_MODES = ("none", "full", "selective", "manual")
+
+
+def _local(t):
+    """A DTensor's local shard (its storage is what this rank holds); anything else unchanged."""
+    return t.to_local() if isinstance(t, DTensor) else t
 
 
 class _StorageTracker(TorchDispatchMode):
@@ -48,6 +57,7 @@ class _StorageTracker(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for t in torch.utils._pytree.tree_leaves(out):
+            t = _local(t)
             if isinstance(t, torch.Tensor) and t.device.type != "meta":
                 # No dedup here: a freed storage's id() and address can be reused by a new one.
                 self.storages.append(weakref.ref(t.untyped_storage()))
@@ -57,7 +67,7 @@ class _StorageTracker(TorchDispatchMode):
         """Bytes of the tracked storages still alive, leaving out those of `exclude` (the output,
         parameters and buffers, which views such as `weight.t()` make appear as op outputs)."""
         gc.collect()
-        excluded = {t.untyped_storage().data_ptr() for t in exclude}
+        excluded = {_local(t).untyped_storage().data_ptr() for t in exclude}
         alive = {}
         for ref in self.storages:
             storage = ref()
@@ -115,11 +125,14 @@ def _step(model: Transformer, tokens: torch.Tensor, mode: str, autocast_dtype=No
     model.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
+    if dist.is_initialized():  # tensor parallel: every rank starts the step together
+        dist.barrier()
     wall, cpu = time.perf_counter(), time.process_time()
     with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=bool(autocast_dtype)):
         logits = model(tokens[:, :-1])
-    loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
-    loss.backward()
+    with loss_context(model):  # vocabulary-sharded logits under TP
+        loss = local_loss(F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()))
+        loss.backward()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - wall, time.process_time() - cpu
@@ -153,8 +166,17 @@ def compare_modes(
     model.init_rotary()  # keep the rotary tables fp32 (`.to(dtype)` cast them too)
     gen = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen).to(device)
-    block = model.layers["0"]
     x = (torch.randn(batch, seq, cfg.dim, generator=gen) * 0.5).to(device=device, dtype=dtype)
+    return measure_modes(model, tokens, x, repeats, autocast_dtype)
+
+
+def measure_modes(
+    model: Transformer, tokens: torch.Tensor, x: torch.Tensor, repeats: int, autocast_dtype=None
+):
+    """The rows of `compare_modes` for a built (possibly tensor-parallel) model: bytes its first block
+    keeps for input x (this rank's shard under TP) and the whole model's step time on tokens."""
+    block = model.layers["0"]
+    seq = tokens.shape[1] - 1
     cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
     nan = float("nan")
     times = step_times(model, tokens, BENCH_MODES, repeats, autocast_dtype) if repeats else {}
@@ -175,6 +197,52 @@ def compare_modes(
         row["time_ratio"] = row["seconds"] / base["seconds"]
         row["cpu_ratio"] = row["cpu_seconds"] / base["cpu_seconds"]
     return rows
+
+
+def manual_against(rows: list[dict], others=("selective", "full")) -> str:
+    """One line: manual's bytes and step time as ratios to each of `others` (same run)."""
+    by = {r["mode"]: r for r in rows}
+    m = by["manual"]
+    parts = [
+        f"vs {o}: bytes x{m['bytes'] / by[o]['bytes']:.2f}, wall x{m['seconds'] / by[o]['seconds']:.2f}, "
+        f"cpu x{m['cpu_seconds'] / by[o]['cpu_seconds']:.2f}"
+        for o in others
+    ]
+    return "  manual " + "; ".join(parts)
+
+
+def tp_worker(cfg: ModelConfig, batch: int, seq: int, repeats: int) -> None:
+    """Under torchrun (gloo, CPU): the same table for the model tensor + sequence parallel over every
+    process (loss parallel on), bytes per block per rank; printed by rank 0."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    dist.init_process_group("gloo")
+    rank, tp = dist.get_rank(), dist.get_world_size()
+    mesh = init_device_mesh("cpu", (tp,), mesh_dim_names=("tp",))
+    model = Transformer(cfg)
+    apply_tp(model, mesh, loss_parallel=True)
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen)  # the same on every rank
+    x = torch.randn(batch, seq, cfg.dim, generator=gen) * 0.5
+    x = x[:, rank * (seq // tp) : (rank + 1) * (seq // tp)]  # this rank's sequence shard
+    rows = measure_modes(model, tokens, x, repeats)
+    if rank == 0:
+        title = f"CPU, fp32, TP={tp} (gloo, {tp} processes, sequence parallel; bytes per block per rank):"
+        print(format_table(title, rows, batch * seq // tp), flush=True)
+        print(manual_against(rows), flush=True)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def run_tp(argv: list[str], tp: int) -> None:
+    """Launch this module's TP worker with torchrun on `tp` local gloo processes, output inherited."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp}"]
+    cmd += ["-m", "lamina.pretrain.bench_block", "--tp-worker", *argv]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    sys.stdout.flush()
+    proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)  # stdout: this process's
+    if proc.returncode:
+        raise RuntimeError(f"TP bench failed (torchrun exit {proc.returncode}): {proc.stderr[-2000:]}")
 
 
 def format_table(title: str, rows: list[dict], tokens: int) -> str:
@@ -277,7 +345,13 @@ def bench(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=0, help="CPU threads (default: torch's); 1 makes CPU seconds steadiest"
     )
     parser.add_argument("--no-cuda", action="store_true", help="skip the GPU part even when CUDA exists")
-    args = parser.parse_args([] if argv is None else argv)
+    parser.add_argument(
+        "--tp", type=int, default=2, help="also the table under TP with this many gloo processes (0: skip)"
+    )
+    parser.add_argument("--tp-only", action="store_true", help="only the tensor-parallel table")
+    parser.add_argument("--tp-worker", action="store_true", help=argparse.SUPPRESS)  # run by torchrun
+    argv = [] if argv is None else list(argv)
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     assert set(BENCH_MODES) == set(CHECKPOINTING_MODES)
@@ -287,7 +361,13 @@ def bench(argv: list[str] | None = None) -> int:
         f"{args.preset}: dim {cfg.dim}, hidden {cfg.hidden_dim}, heads {cfg.n_heads}, layers {cfg.n_layers}"
     )
     torch.manual_seed(0)
+    if args.tp_worker:
+        tp_worker(cfg, args.batch, args.seq, args.repeats)
+        return 0
     print(head, f"batch {args.batch} x seq {args.seq}, {torch.get_num_threads()} threads", flush=True)
+    if args.tp and args.tp_only:
+        run_tp([a for a in argv if a != "--tp-only"], args.tp)
+        return 0
     rows = compare_modes(cfg, args.batch, args.seq, "cpu", args.repeats)
     print(format_table("CPU, fp32:", rows, tokens), flush=True)
     rows = compare_modes(cfg, args.batch, args.seq, "cpu", 0, autocast_dtype=torch.bfloat16)
@@ -304,6 +384,8 @@ def bench(argv: list[str] | None = None) -> int:
         print(cuda_throughput(big, batch=4, seq=2048), flush=True)
     else:
         print("CUDA: not available, GPU figures skipped", flush=True)
+    if args.tp:
+        run_tp(argv, args.tp)
     return 0
 
 

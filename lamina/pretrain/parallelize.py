@@ -17,15 +17,18 @@ the reduce-scatter after the row-parallel ones replace Megatron's two all-reduce
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.distributed.device_mesh import DeviceMesh
-from torch.distributed.tensor import Replicate, Shard
+from torch.distributed.tensor import DTensor, Replicate, Shard
 from torch.distributed.tensor.parallel import (
     ColwiseParallel,
     PrepareModuleInput,
     RowwiseParallel,
     SequenceParallel,
+    loss_parallel,
     parallelize_module,
 )
 
@@ -38,9 +41,17 @@ ROOT_PLAN = {
     # Embedding rows (the vocabulary) are split; the output is reduce-scattered along the sequence.
     "tok_embeddings": RowwiseParallel(input_layouts=Replicate(), output_layouts=Shard(1)),
     "norm": SequenceParallel(),
-    # Output layer split by vocabulary; logits gathered to the full vocabulary for the plain loss.
+    # Output layer split by vocabulary; logits gathered to the full vocabulary for the plain loss
+    # (replaced by LOSS_PARALLEL_OUTPUT when the loss is computed on the vocabulary shards).
     "output": ColwiseParallel(input_layouts=Shard(1), output_layouts=Replicate()),
 }
+# Loss parallel: the logits stay split by vocabulary (a DTensor, Shard(-1)) and the cross-entropy runs
+# on the shards inside `loss_context` (torch's loss_parallel: a max and a sum of exponentials all-reduced
+# per token), so no rank ever holds (B, T, vocab) logits — at vocab 32000 and T 2048 that is 262 MB in
+# fp32 per sequence, per rank, plus its gradient.
+LOSS_PARALLEL_OUTPUT = ColwiseParallel(
+    input_layouts=Shard(1), output_layouts=Shard(-1), use_local_output=False
+)
 BLOCK_PLAN = {
     "attention_norm": SequenceParallel(),
     # all-gather the sequence before q/k/v (cos, sin pass through untouched)
@@ -59,23 +70,46 @@ BLOCK_PLAN = {
 }
 
 
-def apply_tp(model: Transformer, tp_mesh: DeviceMesh, async_tp: bool = False) -> None:
+def apply_tp(
+    model: Transformer, tp_mesh: DeviceMesh, async_tp: bool = False, loss_parallel: bool = False
+) -> None:
     """Megatron-style TP with sequence parallelism over `tp_mesh` (1-D). Needs n_heads and the
-    sequence length divisible by the TP degree."""
+    sequence length divisible by the TP degree. With `loss_parallel` the model returns
+    vocabulary-sharded logits: compute the loss, and run its backward, inside `loss_context(model)`."""
     tp = tp_mesh.size()
     if model.config.n_heads % tp:
         raise ValueError(f"tp {tp} does not divide n_heads {model.config.n_heads}")
-    parallelize_module(model, tp_mesh, ROOT_PLAN)
+    parallelize_module(
+        model, tp_mesh, {**ROOT_PLAN, "output": LOSS_PARALLEL_OUTPUT} if loss_parallel else ROOT_PLAN
+    )
+    model.loss_parallel = loss_parallel
     for block in model.layers.values():
         parallelize_module(block, tp_mesh, BLOCK_PLAN)
     if async_tp and tp_mesh.device_type == "cuda":
-        # Overlap the all-gather / reduce-scatter with the matmuls (symmetric-memory micro-pipelining);
-        # takes effect in compiled blocks.
-        import torch._inductor.config as inductor_config
-        from torch.distributed._symmetric_memory import enable_symm_mem_for_group
+        enable_async_tp(tp_mesh)
 
-        inductor_config._micro_pipeline_tp = True
-        enable_symm_mem_for_group(tp_mesh.get_group().group_name)
+
+def enable_async_tp(tp_mesh: DeviceMesh) -> None:
+    """Async TP (CUDA, compiled blocks only; TrainConfig refuses async_tp without compile): Inductor's
+    micro-pipelining splits each all-gather / reduce-scatter + matmul pair of a compiled block into
+    chunks that overlap, over symmetric memory. With torch >= 2.9 symmetric memory needs no per-group
+    setup (`enable_symm_mem_for_group` is deprecated, "no need to call this function anymore"): the
+    Inductor flag is the whole switch, as in torchtitan's `maybe_enable_async_tp`. The manual block
+    (tp_block.py) overlaps its own backward collectives by hand."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config._micro_pipeline_tp = True
+
+
+def loss_context(model: torch.nn.Module) -> contextlib.AbstractContextManager:
+    """The context for the loss and its backward: torch's `loss_parallel()` when `model` returns
+    vocabulary-sharded logits (apply_tp(loss_parallel=True)), else nothing."""
+    return loss_parallel() if getattr(model, "loss_parallel", False) else contextlib.nullcontext()
+
+
+def local_loss(loss: torch.Tensor) -> torch.Tensor:
+    """A loss computed under `loss_context` is a replicated DTensor: its local value (differentiable)."""
+    return loss.to_local() if isinstance(loss, DTensor) else loss
 
 
 def apply_ac(model: Transformer, mode: str) -> None:
@@ -127,7 +161,7 @@ def parallelize(model: Transformer, mesh: DeviceMesh | None, cfg: TrainConfig) -
     """Everything the run's config asks for, in torchtitan's order. `mesh` is 2-D ("dp_shard", "tp")
     or None for a single process."""
     if mesh is not None and cfg.tp > 1:
-        apply_tp(model, mesh["tp"], async_tp=cfg.async_tp)
+        apply_tp(model, mesh["tp"], async_tp=cfg.async_tp, loss_parallel=cfg.loss_parallel)
     apply_ac(model, cfg.checkpointing)
     if cfg.compile:
         apply_compile(model)

@@ -23,10 +23,14 @@ its own dtype, and parameter gradients come back in the parameters' dtype.
 
 Modes, selected per run with `Transformer.checkpointing`:
 - "none": eager autograd keeps whatever each op saves;
-- "manual": this module's `ManualBlockFunction`;
+- "manual": this module's `ManualBlockFunction` (tp_block's under tensor parallelism);
 - "full": `torch.utils.checkpoint` of the whole block (keeps only x, redoes the forward in backward);
-- "selective": `torch.utils.checkpoint` with a selective policy that saves the outputs of matmuls and
-  of the attention kernel and recomputes everything else (PyTorch's generic version of the idea).
+- "selective": `torch.utils.checkpoint` with a selective policy that saves the outputs of matmuls, of
+  every attention kernel (SDPA's, xformers') and of the TP collectives, and recomputes everything else
+  (PyTorch's generic version of the idea).
+
+Under tensor + sequence parallelism "manual" runs tp_block.TPManualBlockFunction: the same backward on
+the local shards with the all-gathers / reduce-scatters written in and overlapped with the GEMMs.
 """
 
 from __future__ import annotations
@@ -37,41 +41,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
+from lamina.pretrain import tp_block
 from lamina.pretrain.attention import attention_backward, attention_forward
+from lamina.pretrain.block_grads import compute_dtype, rms_norm_backward, rms_parts, weight_grad
 from lamina.pretrain.model import TransformerBlock, apply_rotary, rms_norm
 
-
-def _rms_parts(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """n = x * r and r = (mean(x^2) + eps)^-1/2, in fp32: rmsnorm(x) = n * g."""
-    x32 = x.float()
-    r = torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
-    return x32 * r, r
-
-
-def rms_norm_backward(
-    grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, eps: float, parts=None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of y = n * g with n = x * r, r = (mean(x^2) + eps)^-1/2, in fp32:
-    dg = sum over tokens of dy * n;  dx = r * (dn - n * mean(dn * n)),  dn = dy * g.
-    `parts`: (n, r) from `_rms_parts` when the caller already has them."""
-    n, r = parts if parts is not None else _rms_parts(x, eps)
-    dy = grad_y.float()
-    dg = (dy * n).reshape(-1, n.shape[-1]).sum(0)
-    dn = dy * weight.float()
-    dx = r * (dn - n * (dn * n).mean(-1, keepdim=True))
-    return dx.to(x.dtype), dg.to(weight.dtype)
-
-
-def _weight_grad(grad_out: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
-    """dW of y = inp W^T: grad_out^T inp, summed over every token. (out, in)."""
-    return grad_out.reshape(-1, grad_out.shape[-1]).t() @ inp.reshape(-1, inp.shape[-1])
-
-
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    """The dtype the plain block's matmuls would run in: autocast's when it is on, else x's."""
-    if torch.is_autocast_enabled(x.device.type):
-        return torch.get_autocast_dtype(x.device.type)
-    return x.dtype
+__all__ = ["ManualBlockFunction", "checkpointed_block_forward", "manual_block_forward", "rms_norm_backward"]
 
 
 class ManualBlockFunction(torch.autograd.Function):
@@ -83,7 +58,7 @@ class ManualBlockFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, cos, sin, eps1, eps2, g1, wq, wk, wv, wo, g2, w1, w2, w3):
-        dt = _compute_dtype(x)
+        dt = compute_dtype(x)
         head_dim = 2 * cos.shape[-1]
         B, T, _ = x.shape
         with torch.autocast(x.device.type, enabled=False):
@@ -119,7 +94,7 @@ class ManualBlockFunction(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             # Recompute the cheap activations (elementwise only), keeping the norms' parts for their
             # backward. Same formulas as model.rms_norm: n * g in fp32, cast to the input dtype.
-            norm1, norm2 = _rms_parts(x, eps1), _rms_parts(h, eps2)
+            norm1, norm2 = rms_parts(x, eps1), rms_parts(h, eps2)
             xn1 = (norm1[0] * g1.float()).to(x.dtype).to(dt)
             xn2 = (norm2[0] * g2.float()).to(h.dtype).to(dt)
             qr, kr = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
@@ -128,13 +103,13 @@ class ManualBlockFunction(torch.autograd.Function):
 
             # out = h + s W2^T
             dout = grad_out.to(dt)
-            dw2 = _weight_grad(dout, s)
+            dw2 = weight_grad(dout, s)
             ds = dout @ w2.to(dt)  # (B, T, hidden)
             # s = silu(a) * b; silu_backward is d silu(a)/da = sigmoid(a) (1 + a (1 - sigmoid(a))), fused
             da = torch.ops.aten.silu_backward(ds * b, a)
             db = ds * silu_a
             # a = xn2 W1^T, b = xn2 W3^T
-            dw1, dw3 = _weight_grad(da, xn2), _weight_grad(db, xn2)
+            dw1, dw3 = weight_grad(da, xn2), weight_grad(db, xn2)
             dxn2 = da @ w1.to(dt) + db @ w3.to(dt)  # (B, T, C)
             # xn2 = rmsnorm(h); h also flows straight to the output
             dh_norm, dg2 = rms_norm_backward(dxn2, h, g2, eps2, norm2)
@@ -142,7 +117,7 @@ class ManualBlockFunction(torch.autograd.Function):
 
             # h = x + o Wo^T
             dh_c = dh.to(dt)
-            dwo = _weight_grad(dh_c, o)
+            dwo = weight_grad(dh_c, o)
             do = (dh_c @ wo.to(dt)).view(B, T, nh, hd)
             # o = attention(qr, kr, v): the kernel's own backward from the saved logsumexp
             dqr, dkr, dv = attention_backward(do, qr, kr, v, o.view(B, T, nh, hd), attn_state)
@@ -150,7 +125,7 @@ class ManualBlockFunction(torch.autograd.Function):
             dq, dk = apply_rotary(dqr, cos, -sin), apply_rotary(dkr, cos, -sin)
             dq, dk, dv = (t.reshape(B, T, nh * hd).to(dt) for t in (dq, dk, dv))  # (B, T, C)
             # q, k, v = xn1 Wq^T, xn1 Wk^T, xn1 Wv^T
-            dwq, dwk, dwv = _weight_grad(dq, xn1), _weight_grad(dk, xn1), _weight_grad(dv, xn1)
+            dwq, dwk, dwv = weight_grad(dq, xn1), weight_grad(dk, xn1), weight_grad(dv, xn1)
             dxn1 = dq @ wq.to(dt) + dk @ wk.to(dt) + dv @ wv.to(dt)  # (B, T, C)
             dx_norm, dg1 = rms_norm_backward(dxn1, x, g1, eps1, norm1)
             dx = dh + dx_norm
@@ -171,14 +146,9 @@ class ManualBlockFunction(torch.autograd.Function):
 
 def manual_block_forward(block: TransformerBlock, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
     attn, ffn = block.attention, block.feed_forward
-    if hasattr(attn.wq.weight, "device_mesh"):
-        # Tensor parallelism shards the weights as DTensors and hooks the submodules' forwards (the
-        # sequence all-gather / reduce-scatter), which this function bypasses: it would need those
-        # collectives written into its forward and backward by hand, as Megatron's layers do.
-        raise NotImplementedError(
-            "checkpointing='manual' runs on plain (or FSDP-gathered) weights, not tensor-parallel DTensors; "
-            "use 'selective' or 'full' with tp > 1"
-        )
+    if tp_block.is_tensor_parallel(block):
+        # Tensor + sequence parallel shards: the same backward with the collectives written in by hand.
+        return tp_block.tp_manual_block_forward(block, x, cos, sin)
     return ManualBlockFunction.apply(
         x,
         cos,
@@ -197,24 +167,57 @@ def manual_block_forward(block: TransformerBlock, x: torch.Tensor, cos: torch.Te
     )
 
 
-# Ops whose outputs the selective policy keeps: matrix products and the fused attention kernels.
-_aten = torch.ops.aten
-_SAVE_OPS = {
-    _aten.mm.default,
-    _aten.addmm.default,
-    _aten.bmm.default,
-    _aten._scaled_dot_product_flash_attention_for_cpu.default,
-    _aten._scaled_dot_product_flash_attention.default,
-    _aten._scaled_dot_product_efficient_attention.default,
-    _aten._scaled_dot_product_cudnn_attention.default,
-}
+# What the selective policy keeps, by qualified op name (every overload): matrix products, every fused
+# attention kernel's forward (output, logsumexp and RNG state), and the tensor-parallel collectives.
+SAVE_MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_mm"})
+SAVE_ATTENTION = frozenset(
+    {
+        # what F.scaled_dot_product_attention dispatches to, per backend and device
+        "aten::_scaled_dot_product_flash_attention_for_cpu",
+        "aten::_scaled_dot_product_flash_attention",
+        "aten::_scaled_dot_product_efficient_attention",
+        "aten::_scaled_dot_product_cudnn_attention",
+        "aten::_scaled_dot_product_fused_attention_overrideable",
+        "aten::_scaled_dot_product_attention_math_for_mps",
+        # the kernels under those, which xformers calls directly (its cutlass op:
+        # _efficient_attention_forward; its flash op wraps _flash_attention_forward in a custom op)
+        "aten::_flash_attention_forward",
+        "aten::_flash_attention_forward_no_dropout_inplace",
+        "aten::_efficient_attention_forward",
+        "aten::_cudnn_attention_forward",
+        "aten::_triton_scaled_dot_attention",
+    }
+)
+# xformers' own kernels are custom ops in these namespaces (0.0.3x: xformers_flash::flash_fwd,
+# xformers_flash3::flash_fwd, xformers::efficient_attention_forward_ck, ...): every op in them is kept.
+SAVE_NAMESPACES = frozenset({"xformers", "xformers_flash", "xformers_flash3"})
+# Under TP+SP the block's forward all-gathers the normalized input (before wq/wk/wv and w1/w3) and
+# reduce-scatters the row-parallel outputs (after wo and w2), as DTensor functional collectives. Keeping
+# their outputs means the backward re-runs no communication of the forward; the price is the two
+# gathered (B, T, C) normalized inputs per block, which the manual mode (tp_block.py) re-gathers instead.
+SAVE_COLLECTIVES = frozenset(
+    {"_c10d_functional::reduce_scatter_tensor", "_c10d_functional::all_gather_into_tensor"}
+)
+SAVE_OPS = SAVE_MATMULS | SAVE_ATTENTION | SAVE_COLLECTIVES
+
+
+def op_name(op) -> str:
+    """ "namespace::name" of a dispatcher op (any overload), e.g. "aten::mm"."""
+    packet = getattr(op, "overloadpacket", op)
+    return getattr(packet, "_qualified_op_name", str(packet).replace(".", "::", 1))
+
+
+def saved_by_selective_name(name: str) -> bool:
+    """Whether the selective policy keeps the outputs of the op "namespace::name"."""
+    return name in SAVE_OPS or name.split("::", 1)[0] in SAVE_NAMESPACES
+
+
+def saved_by_selective(op) -> bool:
+    return saved_by_selective_name(op_name(op))
 
 
 def _save_matmuls_policy(ctx, op, *args, **kwargs) -> CheckpointPolicy:
-    # xformers' kernels are custom ops outside aten: keep them too (by namespace).
-    if op in _SAVE_OPS or str(getattr(op, "namespace", "")) == "xformers":
-        return CheckpointPolicy.MUST_SAVE
-    return CheckpointPolicy.PREFER_RECOMPUTE
+    return CheckpointPolicy.MUST_SAVE if saved_by_selective(op) else CheckpointPolicy.PREFER_RECOMPUTE
 
 
 def checkpointed_block_forward(block: TransformerBlock, x: torch.Tensor, cos, sin, mode: str) -> torch.Tensor:

@@ -53,7 +53,8 @@ class TrainConfig:
         "none"  # activation checkpointing: none | manual (LLaMA's hand backward) | full | selective
     )
     compile: bool = False  # torch.compile every block (before FSDP, torchtitan's order)
-    async_tp: bool = False  # overlap TP communication with matmuls (CUDA only; ignored on CPU)
+    async_tp: bool = False  # overlap TP comms with matmuls in compiled blocks: needs compile (CUDA)
+    loss_parallel: bool = True  # under TP: cross-entropy on vocabulary-sharded logits (no full-vocab gather)
     reshard_after_forward: bool = (
         True  # FSDP2: free gathered parameters after forward (ZeRO-3); False = ZeRO-2
     )
@@ -70,10 +71,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.checkpointing not in ("none", "manual", "full", "selective"):
             raise ValueError(f"checkpointing must be none|manual|full|selective, got {self.checkpointing!r}")
-        if self.checkpointing == "manual" and self.tp > 1:
+        if self.async_tp and not self.compile:
             raise ValueError(
-                "checkpointing = manual runs on plain (or FSDP-gathered) weights, not tensor-parallel shards: "
-                "use selective or full with tp > 1"
+                "async_tp = true needs compile = true (Inductor does the overlap); set both or neither"
             )
         if self.data_verify not in ("sha256", "size"):
             raise ValueError(f"data_verify must be sha256|size, got {self.data_verify!r}")

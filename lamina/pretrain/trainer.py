@@ -36,7 +36,7 @@ from lamina.pretrain.data import Corpus, DataError, DataLoader, open_corpus
 from lamina.pretrain.metrics import MetricsLogger, device_peak_flops, memory_gib, mfu
 from lamina.pretrain.model import Transformer
 from lamina.pretrain.optim import WarmupCosine, build_optimizer, clip_grad_norm_
-from lamina.pretrain.parallelize import parallelize
+from lamina.pretrain.parallelize import local_loss, loss_context, parallelize
 from lamina.pretrain.train_config import TrainConfig
 
 
@@ -223,7 +223,11 @@ class Trainer:
         inputs, targets = batch[:, :-1], batch[:, 1:]  # (B, T) each
         with self.autocast:
             logits = self.model(inputs)  # (B, T, vocab) fp32
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
+        with loss_context(self.model):  # vocabulary-sharded logits under TP (parallelize.py)
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction
+            )
+        loss = local_loss(loss)
         return loss if reduction == "mean" else loss.view(targets.shape)
 
     def train_step(self) -> dict:
@@ -232,7 +236,8 @@ class Trainer:
         total = torch.zeros((), device=self.d.device)
         for micro in batch:
             loss = self.loss(micro) / self.grad_accum
-            loss.backward()
+            with loss_context(self.model):
+                loss.backward()
             total += loss.detach()
         grad_norm = clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         lr = self.scheduler.lr()

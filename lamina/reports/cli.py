@@ -6,13 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from lamina.reports.overview import build_report_data
 from lamina.reports.stats import StatsError, load_corpus_stats
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lamina report",
-        description="Build index.html and one page per source from <corpus>/stats/<source>.json.",
+        description="Build index.html, one page per source and report.json from <corpus>/stats/<source>.json, "
+        "shards/manifest.json and run.json.",
     )
     p.add_argument(
         "--corpus",
@@ -24,14 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where to write the report (default: <corpus>/report)"
     )
     p.add_argument("--plan", type=Path, default=None, help="a `lamina plan --out` JSON to show in the index")
+    p.add_argument(
+        "--token-budget",
+        type=float,
+        default=1.4e12,
+        help="tokens a training run draws, for the epochs per source (default 1.4e12, LLaMA-65B's)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = args.out if args.out is not None else args.corpus / "report"
+    if not args.token_budget > 0:
+        print(
+            f"lamina report: error: --token-budget must be positive, got {args.token_budget}", file=sys.stderr
+        )
+        return 2
     try:
         all_stats = load_corpus_stats(args.corpus)
+        data = build_report_data(all_stats, args.corpus, args.token_budget)
         extra = ""
         if args.plan is not None:
             from lamina.plan.report import plan_html
@@ -42,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from lamina.reports.html import write_report  # matplotlib is imported only when there is work
 
-    index = write_report(all_stats, out, extra)
+    index = write_report(all_stats, out, data, extra)
     broken = [s.source for s in all_stats if not s.conserved]
     print(f"report: {index}  ({len(all_stats)} sources)")
     if broken:

@@ -1,19 +1,26 @@
-"""The report's charts: matplotlib (Agg, no display), returned as PNG `data:` URIs.
+"""The report's charts: matplotlib (Agg, no display), returned as inline SVG.
 
-Embedding the PNGs keeps each HTML page one self-contained file a person can mail or open from a
-bucket, with nothing fetched from the internet. Each function draws one figure and closes it.
+Inline SVG keeps each HTML page one self-contained file (nothing fetched from the internet), keeps
+text as text (a threshold's label is a `<text>` a browser, a test or a search finds) and stays
+small: a histogram's size depends on its bins, not on the documents. Each function draws one
+figure and closes it; element ids are prefixed per figure so several figures share a page.
+`histogram_data` is the numbers the histogram draws, which the report's JSON carries.
 """
 
 from __future__ import annotations
 
-import base64
 import io
+import itertools
 import math
+import re
 
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text
+matplotlib.rcParams["svg.hashsalt"] = "lamina"  # deterministic ids: the same statistics, the same bytes
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
 
 KEPT_COLOR = "#3a7d44"
 DROPPED_COLOR = "#c0504d"
@@ -21,12 +28,26 @@ GROUP_COLORS = plt.get_cmap("tab10").colors
 MAX_GROUPS = 8  # groups drawn in one histogram; the largest ones, the rest are named in the legend title
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    # No "Software" metadata: the same statistics give the same bytes.
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})
+_FIGURE_IDS = itertools.count()
+
+
+def _svg(fig) -> str:
+    """The figure as an `<svg>` element (no XML prolog), its ids prefixed to be unique in a page."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    prefix = f"f{next(_FIGURE_IDS)}-"
+    text = re.sub(r'\bid="', f'id="{prefix}', text)
+    text = re.sub(r"url\(#", f"url(#{prefix}", text)
+    return re.sub(r'href="#', f'href="#{prefix}', text)
+
+
+def reset_ids() -> None:
+    """Restart the figure-id counter (each page numbers its figures from 0: identical reruns)."""
+    global _FIGURE_IDS
+    _FIGURE_IDS = itertools.count()
 
 
 def funnel_chart(
@@ -48,7 +69,7 @@ def funnel_chart(
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.margins(x=0.2)
-    return _png(fig)
+    return _svg(fig)
 
 
 def bar_chart(
@@ -63,7 +84,7 @@ def bar_chart(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.margins(x=0.15)
-    return _png(fig)
+    return _svg(fig)
 
 
 def overview_chart(rows: list[tuple[str, int, int]]) -> str:
@@ -71,11 +92,36 @@ def overview_chart(rows: list[tuple[str, int, int]]) -> str:
     return funnel_chart(rows, title="Documents kept and dropped per source")
 
 
-def _group_cutoffs(cutoffs: dict[str, list[float]], group: str) -> list[float]:
-    """The cutoffs of one group; an ungrouped distribution gets them only when there is one set."""
-    if group:
-        return cutoffs.get(group, [])
-    return next(iter(cutoffs.values())) if len(cutoffs) == 1 else []
+def bin_edges(values: list[float], log_x: bool, bins: int = 40) -> tuple[list[float], bool]:
+    """Edges whose first is the smallest value and whose last is the largest, so every value falls in a
+    bin (the last bin is closed); log-spaced when `log_x` and every value is > 0. Returns (edges, log)."""
+    lo, hi = min(values), max(values)
+    use_log = log_x and lo > 0
+    if hi == lo:
+        lo, hi = (lo * 0.9, hi * 1.1) if lo > 0 else ((lo * 1.1, hi * 0.9) if lo < 0 else (-0.5, 0.5))
+        use_log = use_log and lo > 0
+    if use_log:
+        edges = list(np.logspace(math.log10(lo), math.log10(hi), bins + 1))
+    else:
+        edges = list(np.linspace(lo, hi, bins + 1))
+    edges[0], edges[-1] = lo, hi  # exactly: floating-point edges must not cut off the extremes
+    return [float(e) for e in edges], use_log
+
+
+def histogram_data(data: list[float] | dict[str, list[float]], log_x: bool = False) -> dict:
+    """{"edges": [...], "log": bool, "groups": {group: {"n": n, "counts": [...]}}}: shared edges over
+    every group's values; each group's counts sum to its n (a test checks it)."""
+    groups = data if isinstance(data, dict) else {"": data}
+    groups = {g: v for g, v in groups.items() if v}
+    values = [x for v in groups.values() for x in v]
+    if not values:
+        return {"edges": [], "log": False, "groups": {}}
+    edges, use_log = bin_edges(values, log_x)
+    out = {}
+    for g, v in groups.items():
+        counts, _ = np.histogram(v, bins=edges)
+        out[g] = {"n": len(v), "counts": [int(c) for c in counts]}
+    return {"edges": edges, "log": use_log, "groups": out}
 
 
 def histogram(
@@ -83,41 +129,47 @@ def histogram(
     title: str,
     xlabel: str,
     log_x: bool = False,
-    cutoffs: dict[str, list[float]] | None = None,
+    thresholds: dict[str, list[dict]] | None = None,
+    gid: str = "",
 ) -> str:
     """A histogram of one distribution, or overlaid histograms of its groups (e.g. per language).
 
-    `log_x` uses log-spaced bins (perplexities span orders of magnitude); it falls back to linear
-    when a value is <= 0. `cutoffs` (group -> values) are drawn as dashed vertical lines.
+    `log_x` uses log-spaced bins (perplexities span orders of magnitude); linear when a value is
+    <= 0. `thresholds` (group, "" for all groups -> [{"value", "label"}]) are drawn as dashed
+    vertical lines, each labelled with its value; the label's element id is
+    `<gid>-threshold-<group>-<i>` (after the figure prefix).
     """
-    groups = data if isinstance(data, dict) else {"": data}
-    groups = {g: v for g, v in groups.items() if v}
-    ranked = sorted(groups, key=lambda g: (-len(groups[g]), g))
+    h = histogram_data(data, log_x)
+    ranked = sorted(h["groups"], key=lambda g: (-h["groups"][g]["n"], g))
     shown, hidden = ranked[:MAX_GROUPS], ranked[MAX_GROUPS:]
-    values = [x for g in shown for x in groups[g]]
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    if values:
-        lo, hi = min(values), max(values)
-        use_log = log_x and lo > 0
-        if hi == lo:
-            lo, hi = (lo * 0.9, hi * 1.1) if lo else (-0.5, 0.5)
-        if use_log:
-            bins = [10 ** (math.log10(lo) + i * (math.log10(hi) - math.log10(lo)) / 40) for i in range(41)]
+    if shown:
+        edges = h["edges"]
+        if h["log"]:
             ax.set_xscale("log")
-        else:
-            bins = [lo + i * (hi - lo) / 40 for i in range(41)]
         for i, g in enumerate(shown):
             color = GROUP_COLORS[i % len(GROUP_COLORS)]
-            label = f"{g} (n={len(groups[g]):,})" if g else f"n={len(groups[g]):,}"
-            ax.hist(groups[g], bins=bins, alpha=0.55 if len(shown) > 1 else 0.9, color=color, label=label)
-            for c in _group_cutoffs(cutoffs or {}, g):
-                ax.axvline(c, color=color, linestyle="--", linewidth=1.2)
-                ax.annotate(f"{c:g}", (c, 1), xycoords=("data", "axes fraction"), fontsize=8, color=color,
-                            ha="left", va="top", rotation=90)  # fmt: skip
+            n = h["groups"][g]["n"]
+            label = f"{g} (n={n:,})" if g else f"n={n:,}"
+            ax.stairs(h["groups"][g]["counts"], edges, fill=True, alpha=0.55 if len(shown) > 1 else 0.9,
+                      color=color, label=label)  # fmt: skip
+        lines = []
+        for g, marks in sorted((thresholds or {}).items()):
+            if g and g not in shown:
+                continue
+            color = GROUP_COLORS[shown.index(g) % len(GROUP_COLORS)] if g else "#222222"
+            for j, m in enumerate(marks):
+                lines.append((g, j, m, color))
+        for g, j, m, color in lines:
+            ax.axvline(m["value"], color=color, linestyle="--", linewidth=1.2)
+            text = f"{g + ' ' if g else ''}{m['value']:g}" + (f" ({m['label']})" if m.get("label") else "")
+            t = ax.annotate(text, (m["value"], 1), xycoords=("data", "axes fraction"), fontsize=8,
+                            color=color, ha="left", va="top", rotation=90)  # fmt: skip
+            t.set_gid(f"{gid}-threshold-{g or 'all'}-{j}")
         ax.legend(fontsize=8, title=f"+{len(hidden)} smaller groups not drawn" if hidden else None)
     else:
         ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("documents")
     ax.set_title(title)
-    return _png(fig)
+    return _svg(fig)

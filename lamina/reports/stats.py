@@ -50,6 +50,7 @@ class SourceStats:
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     nonfinite_values: int = 0  # NaN / inf values dropped from the distributions
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the decoded file (optional fields)
 
     @property
     def conserved(self) -> bool:
@@ -115,6 +116,9 @@ def _stage(path: Path, i: int, row: Any) -> Stage:
     )
 
 
+SAMPLE_FIELDS = ("id", "url", "title", "path", "text", "detail")  # absent ones read as ""
+
+
 def _samples(path: Path, value: Any) -> dict[str, list[dict[str, str]]]:
     if not isinstance(value, dict):
         raise StatsError(f"{path}: field 'samples' must be an object reason -> list of documents")
@@ -123,8 +127,7 @@ def _samples(path: Path, value: Any) -> dict[str, list[dict[str, str]]]:
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
             raise StatsError(f"{path}: field 'samples.{reason}' must be a list of objects")
         out[str(reason)] = [
-            {k: "" if d.get(k) is None else str(d.get(k)) for k in ("id", "url", "text", "detail")}
-            for d in docs
+            {k: "" if d.get(k) is None else str(d.get(k)) for k in SAMPLE_FIELDS} for d in docs
         ]
     return out
 
@@ -174,6 +177,7 @@ def parse_stats(path: Path, data: Any) -> SourceStats:
         samples=_samples(path, data.get("samples", {})),
         settings=settings,
         nonfinite_values=nonfinite,
+        raw=data,
     )
 
 
@@ -193,9 +197,13 @@ def load_stats(path: Path) -> SourceStats:
 
 
 def load_corpus_stats(corpus: Path) -> list[SourceStats]:
-    """Every `<corpus>/stats/*.json`, sorted by source name."""
+    """Every `<corpus>/stats/*.json`, in LLaMA Table 1's order (`lamina.documents.SOURCES`), then by name."""
+    from lamina.documents import SOURCES
+
     stats_dir = corpus / "stats"
-    files = sorted(stats_dir.glob("*.json")) if stats_dir.is_dir() else []
+    rank = {name: i for i, name in enumerate(SOURCES)}
+    files = sorted(stats_dir.glob("*.json"), key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
+    files = files if stats_dir.is_dir() else []
     if not files:
         raise StatsError(f"no statistics files in {stats_dir} (run `lamina corpus --out {corpus}` first)")
     return [load_stats(p) for p in files]
@@ -204,9 +212,22 @@ def load_corpus_stats(corpus: Path) -> list[SourceStats]:
 def perplexity_cutoffs(settings: dict[str, Any], languages: list[str]) -> dict[str, list[float]]:
     """The perplexity cutoffs the run used, per language, when its settings give them.
 
-    Looks (at any depth) for a key containing "cutoff" whose value is `{lang: [p30, p60]}`,
-    `{lang: {name: value}}` or `[p30, p60]` (then for every language). Returns {} when none.
+    `cutoffs_applied` ({lang: {"p30": v, "p60": v, "origin": ...}}, what the run recorded it applied)
+    wins; otherwise looks (at any depth) for a key containing "cutoff" whose value is `{lang: [p30,
+    p60]}`, `{lang: {name: value}}` or `[p30, p60]` (then for every language). Keys naming
+    percentiles (`cutoff_percentiles`: which percentiles, not perplexities) are never taken for
+    cutoffs. Returns {} when none.
     """
+    applied = settings.get("cutoffs_applied")
+    if isinstance(applied, dict):
+        out = {}
+        for lang, v in applied.items():
+            if isinstance(v, dict):
+                nums = [float(x) for k, x in sorted(v.items()) if _is_number(x) and k != "origin"]
+                if nums:
+                    out[str(lang)] = nums
+        if out:
+            return out
 
     def numbers(v: Any) -> list[float] | None:
         if (
@@ -226,7 +247,7 @@ def perplexity_cutoffs(settings: dict[str, Any], languages: list[str]) -> dict[s
     def walk(obj: Any) -> dict[str, list[float]] | None:
         if isinstance(obj, dict):
             for key, value in obj.items():
-                if "cutoff" in str(key).lower():
+                if "cutoff" in str(key).lower() and "percentile" not in str(key).lower():
                     flat = numbers(value)
                     if flat is not None and not (isinstance(value, dict) and set(value) & set(languages)):
                         return {lang: flat for lang in languages}
@@ -241,3 +262,51 @@ def perplexity_cutoffs(settings: dict[str, Any], languages: list[str]) -> dict[s
         return None
 
     return walk(settings) or {}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# (pipeline, distribution) -> the settings whose values are drawn on its histogram: (setting, what
+# the line means). The distributions of a pipeline not listed here get no line.
+THRESHOLD_SETTINGS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("ccnet", "language_score"): [("lid_threshold", "keep >=")],
+    ("ccnet", "length"): [("min_length", "keep >=")],
+    ("ccnet", "wiki_prob"): [("wikiref_threshold", "keep >=")],
+    ("c4", "language_score"): [("lid_threshold", "keep >=")],
+    ("github", "alpha_per_token"): [("min_alpha_per_token", "keep >=")],
+    ("github", "mean_line_length"): [("max_mean_line_length", "keep <=")],
+    ("github", "max_line_length"): [("max_line_length", "keep <=")],
+    ("github", "alnum_fraction"): [("min_alnum_fraction", "keep >=")],
+}
+
+
+def applied_thresholds(s: SourceStats) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """distribution -> group ("" for every group) -> [{"value", "label", "setting"}]: the thresholds
+    and cutoffs the run applied (from its settings), to draw and label on that distribution."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for name, data in s.distributions.items():
+        if "perplexity" in name.lower():
+            groups = list(data) if isinstance(data, dict) else [""]
+            cutoffs = perplexity_cutoffs(s.settings, groups)
+            origin = s.settings.get("cutoffs_applied")
+            per_group = {}
+            for g, values in sorted(cutoffs.items()):
+                o = origin.get(g, {}).get("origin", "") if isinstance(origin, dict) else ""
+                labels = ["head | middle", "middle | tail"] if len(values) == 2 else [""] * len(values)
+                per_group[g] = [
+                    {"value": v, "label": lab, "setting": "cutoffs_applied" if o else "cutoffs", "origin": o}
+                    for v, lab in zip(values, labels, strict=True)
+                ]
+            if per_group:
+                out[name] = per_group
+            continue
+        lines = [
+            {"value": float(s.settings[key]), "label": f"{what} {s.settings[key]:g}", "setting": key}
+            for key, what in THRESHOLD_SETTINGS.get((s.pipeline, name), [])
+            if _is_number(s.settings.get(key))
+        ]
+        if lines:
+            out[name] = {"": lines}
+    return out

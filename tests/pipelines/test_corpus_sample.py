@@ -153,7 +153,12 @@ def test_commoncrawl_outputs_carry_ccnet_fields(corpus_out):
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every output file's bytes; run.json (the run's provenance: times, command) differs by design."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "run.json"
+    }
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ tiny model, through the real Trainer."""
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ def test_cpu_run_of_every_check_writes_the_figures(gc, tmp_path, capsys):
         "manual_backward",
         "activation_memory",
         "train",
+        "fsdp_bf16",
+        "compile",
     ]
     assert report["ok"] and checks["environment"]["figures"]["peak_bf16_tflops"] is None
     assert checks["xformers_vs_sdpa"] == {**checks["xformers_vs_sdpa"], "status": "skipped"}
@@ -48,6 +51,13 @@ def test_cpu_run_of_every_check_writes_the_figures(gc, tmp_path, capsys):
         assert r["status"] == "ok" and r["tokens_per_s"] > 0 and r["steps_timed"] == 2, mode
         assert r["mfu"] is None and 4 < r["val_loss"] < 12, mode  # CPU: no MFU figure; random tokens
     assert train["mfu_aim_met"] is None
+    fsdp = checks["fsdp_bf16"]["figures"]  # one-rank gloo group, FSDP2, sharded init: the plain model's loss
+    assert (
+        fsdp["backend"] == "gloo"
+        and fsdp["loss_rel_diff"] < 1e-5
+        and fsdp["loss_fsdp"][-1] < fsdp["loss_fsdp"][0]
+    )
+    assert checks["compile"]["status"] == "skipped"
     printed = capsys.readouterr().out
     assert "gpu-check train" in printed and f"figures in {out}" in printed
 
@@ -79,6 +89,25 @@ def test_a_failing_check_is_recorded_and_the_others_still_run(gc, tmp_path):
     args.budget = 0  # nothing starts after the budget: skipped, not run
     report = gc.run_checks({"environment": gc.check_environment}, args, torch.device("cpu"), None)
     assert report["checks"]["environment"]["status"] == "skipped" and report["ok"]
+
+
+def test_a_check_that_overruns_the_budget_is_interrupted_and_recorded(gc, tmp_path, monkeypatch):
+    def stuck(args, device, deadline):
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            time.sleep(0.01)
+        return {}
+
+    monkeypatch.setattr(gc, "GRACE_S", 0.5)
+    args = gc.parse(["--device", "cpu", "--budget", "0.5"])
+    t0 = time.monotonic()
+    report = gc.run_checks({"stuck": stuck, "after": gc.check_environment}, args, torch.device("cpu"), None)
+    assert time.monotonic() - t0 < 10
+    assert (
+        report["checks"]["stuck"]["status"] == "failed"
+        and "time budget" in report["checks"]["stuck"]["error"]
+    )
+    assert report["checks"]["after"]["status"] == "skipped"  # started after the budget
 
 
 def test_arguments(gc, capsys):

@@ -1,10 +1,15 @@
 """The hand-written rematerializing block against autograd on the plain block, and the activation
 bytes each checkpointing mode keeps (bytes are deterministic; time is only printed by the bench)."""
 
+import contextlib
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
+from lamina.pretrain import remat
 from lamina.pretrain.bench_block import saved_bytes_by_hooks, saved_bytes_per_block
 from lamina.pretrain.config import ModelConfig, preset
 from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, rms_norm
@@ -178,9 +183,182 @@ def test_xformers_matches_sdpa_on_cuda():
 def test_bench_prints_every_mode_side_by_side(capsys):
     from lamina.pretrain.bench_block import bench
 
-    assert bench(["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--no-cuda"]) == 0
+    assert (
+        bench(["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--no-cuda", "--tp", "0"])
+        == 0
+    )
     out = capsys.readouterr().out
     for title in ("CPU, fp32:", "bf16 autocast", "bf16 parameters"):
         table = out.split(title)[1].split("\n")[2:6]
         assert [line.split()[0] for line in table] == ["none", "full", "selective", "manual"], table
         assert table[0].split()[3] == "1.00"  # ratios against "none"
+
+
+# --- the selective policy: every attention kernel's output is kept, whatever the backend
+
+ATTENTION_LIKE = re.compile(r"attention|attn|flash|fmha|(^|_)sdp|^xformers", re.IGNORECASE)
+# Namespaces whose ops never run in training: ONNX export's symbolic ops (onnx::Attention, ...).
+NOT_KERNEL_NAMESPACES = {"onnx"}
+# Registered attention ops that are not kernels whose output a policy could keep, and why.
+NOT_KERNELS = {
+    "aten::scaled_dot_product_attention": "composite: dispatches to one of the kernels below it",
+    "aten::_scaled_dot_product_attention_math": "composite: bmm + softmax (the bmm outputs are kept)",
+    "aten::_fused_sdp_choice": "returns which backend SDPA picks, no tensor",
+    "aten::_native_multi_head_attention": "nn.MultiheadAttention's inference fast path, not this model's",
+    "aten::_triton_multi_head_attention": "nn.MultiheadAttention's inference fast path, not this model's",
+}
+
+
+def _is_backward(name: str) -> bool:
+    return "backward" in name or name.endswith("_bwd") or "::bwd" in name or "flash_bwd" in name
+
+
+def _attention_like(name: str) -> bool:
+    """An op that looks like attention by its name ("namespace::op"): every op of an xformers namespace,
+    or an op whose own name says attention / flash / fmha / sdp (not fsdp::...)."""
+    namespace, _, op = name.partition("::")
+    return namespace not in NOT_KERNEL_NAMESPACES and bool(
+        ATTENTION_LIKE.search(op) or ATTENTION_LIKE.search(namespace)
+    )
+
+
+def _unknown(names) -> list[str]:
+    return sorted(
+        n
+        for n in names
+        if _attention_like(n) and not remat.saved_by_selective_name(n) and n not in NOT_KERNELS
+    )
+
+
+def test_selective_policy_classifies_every_attention_op_registered_here():
+    """Every attention-like op the dispatcher knows in this torch (and in xformers, when importable) is
+    a forward kernel the policy keeps, a backward, or a named composite: a new torch or xformers that
+    adds a kernel fails here until the policy knows it."""
+    with contextlib.suppress(ImportError):
+        import xformers.ops  # noqa: F401  registers its custom ops
+    names = set(torch._C._dispatch_get_all_op_names())
+    forward = {n.split(".")[0] for n in names if _attention_like(n) and not _is_backward(n)}
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in forward  # the search sees aten's kernels
+    assert _unknown(forward) == [], "attention ops unknown to remat's selective policy"
+    for name in (
+        "aten::_efficient_attention_forward",
+        "aten::_flash_attention_forward",
+        "xformers_flash::flash_fwd",
+    ):
+        assert remat.saved_by_selective_name(name), name
+    assert remat.saved_by_selective_name("_c10d_functional::reduce_scatter_tensor")
+    assert remat.saved_by_selective_name("_c10d_functional::all_gather_into_tensor")
+    assert not remat.saved_by_selective_name("aten::silu")
+
+
+class _OpTrace(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(remat.op_name(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _sdpa_backends(device: str) -> list:
+    from torch.nn.attention import SDPBackend
+
+    if device == "cpu":
+        return [SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]
+    return [
+        SDPBackend.MATH,
+        SDPBackend.FLASH_ATTENTION,
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.CUDNN_ATTENTION,
+    ]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, needs_cuda])])
+def test_selective_keeps_the_kernel_each_sdpa_backend_dispatches(device):
+    """Trace the ops SDPA dispatches under each backend available here: none is an unknown attention op;
+    under selective checkpointing of a real block the fused kernel runs once in forward and is not
+    re-run by the backward (its saved output is used)."""
+    from torch.nn.attention import sdpa_kernel
+
+    cfg = ModelConfig(dim=64, n_layers=1, n_heads=2, vocab_size=11, max_seq_len=64)
+    model = Transformer(cfg).to(device)
+    block = model.layers["0"]
+    x = torch.randn(2, 64, 64, generator=torch.Generator().manual_seed(0)).to(device).requires_grad_()
+    cos, sin = model.rope_cos[:64], model.rope_sin[:64]
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    tried = 0
+    for backend in _sdpa_backends(device):
+        q, k, v = (torch.randn(2, 2, 64, 32, device=device, dtype=dtype) for _ in range(3))
+        trace = _OpTrace()
+        try:
+            with sdpa_kernel([backend]), trace:
+                F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        except RuntimeError as err:  # this backend cannot run here (no kernel for the device / dtype)
+            assert "No available kernel" in str(err) or "not supported" in str(err).lower(), err
+            continue
+        tried += 1
+        assert _unknown(trace.names) == [], (backend, trace.names)
+        kernels = [n for n in trace.names if n in remat.SAVE_ATTENTION]
+        if backend.name == "MATH":
+            assert kernels == [] and "aten::bmm" in trace.names  # decomposed: the bmm outputs are kept
+            continue
+        assert len(kernels) == 1, (backend, trace.names)
+        block.checkpointing = "selective"
+        forward, backward = _OpTrace(), _OpTrace()
+        with sdpa_kernel([backend]):
+            with forward:
+                out = block(x, cos, sin)
+            with backward:
+                out.sum().backward()
+        assert forward.names.count(kernels[0]) == 1, backend
+        assert kernels[0] not in backward.names, f"{backend}: selective re-ran {kernels[0]} in backward"
+    assert tried >= 2
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_selective_keeps_every_xformers_kernel():
+    """Each xformers forward op available on this GPU (cutlass, flash, flash3) dispatches only ops the
+    policy keeps or knows."""
+    xops = pytest.importorskip("xformers.ops")
+    fmha = xops.fmha
+    q, k, v = (torch.randn(2, 256, 4, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    tried = []
+    for name in ("cutlass", "flash", "flash3"):
+        module = getattr(fmha, name, None)
+        if module is None:
+            continue
+        trace = _OpTrace()
+        try:
+            with trace:
+                fmha.memory_efficient_attention_forward(
+                    q, k, v, attn_bias=xops.LowerTriangularMask(), op=module.FwOp
+                )
+        except (NotImplementedError, ValueError, RuntimeError):  # not supported on this GPU / build
+            continue
+        tried.append(name)
+        assert _unknown(trace.names) == [], (name, trace.names)
+        assert any(remat.saved_by_selective_name(n) and _attention_like(n) for n in trace.names), name
+    assert tried, "no xformers forward op ran"
+
+
+@pytest.mark.distributed
+def test_bench_tp2_table_manual_keeps_a_tp_th_of_the_single_process_bytes(capfd):
+    """`lamina bench block --tp 2`: the TP=2 table (2 gloo processes) has every mode, and manual's bytes
+    per rank are exactly half of the single-process manual block's: x, h at T/2 tokens, q, k, v, o and
+    the logsumexp for half the heads, a and b for half the hidden units, all at T tokens."""
+    from lamina.pretrain.bench_block import bench
+
+    args = ["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--tp", "2", "--tp-only"]
+    assert bench(args) == 0
+    out = capfd.readouterr().out
+    table = out.split("TP=2 (gloo, 2 processes")[1].split("\n")[2:6]
+    rows = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in table}
+    assert list(rows) == ["none", "full", "selective", "manual"], table
+    cfg, T, tp = preset("tiny"), 32, 2
+    single = T * ((6 * cfg.dim + 2 * cfg.hidden_dim) * 4 + 4 * cfg.n_heads)  # fp32, B = 1
+    assert rows["manual"] * tp == single
+    assert rows["full"] == T // tp * cfg.dim * 4  # only the input shard
+    assert rows["manual"] < rows["selective"] < rows["none"]
+    assert "manual vs selective: bytes x" in out and "vs full: bytes x" in out

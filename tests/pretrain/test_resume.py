@@ -94,6 +94,14 @@ def test_sigkill_then_resume_continues_the_same_losses(uninterrupted, shard_set)
     proc = run(command(config, shard_set, out, resume=True))
     assert f"resumed from {out / 'checkpoints' / latest}" in proc.stdout
     same_curve(metrics(out), ref)
+    # TensorBoard reads as one run too: the killed run's steps after the checkpoint are purged
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(out / "tb"))
+    tb.Reload()
+    events = tb.Scalars("loss")
+    assert [e.step for e in events] == list(range(1, 41))
+    assert [e.value for e in events] == pytest.approx([r["loss"] for r in ref], rel=1e-6)
     kept = sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir())
     assert kept == ["step_00000035", "step_00000040"]  # keep_checkpoints = 2
 

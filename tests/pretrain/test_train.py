@@ -135,8 +135,7 @@ def test_config_from_toml_with_overrides(tmp_path):
     path.write_text("bogus = 1\n")
     with pytest.raises(ValueError, match=r"unknown keys \['bogus'\]"):
         load_config(path)
-    with pytest.raises(ValueError, match="manual runs on plain"):
-        load_config(None, ["tp=2", "checkpointing=manual"])
+    assert load_config(None, ["tp=2", "checkpointing=manual"]).checkpointing == "manual"  # tp_block.py
     with pytest.raises(ValueError, match="not a multiple"):
         TrainConfig(global_batch_tokens=1000, seq_len=64).grad_accum(1)
 
@@ -215,3 +214,15 @@ def test_rerun_refuses_without_resume_or_overwrite_and_epochs_are_logged(fresh_s
         r["loss"] for r in records
     ]
     assert not (out / "tb" / "stale.txt").exists()
+
+
+def test_adamw_fused_on_cuda_foreach_elsewhere():
+    from lamina.pretrain.optim import adamw_implementation, build_optimizer
+
+    assert adamw_implementation(torch.device("cuda", 0)) == "fused"
+    assert adamw_implementation(torch.device("cpu")) == "foreach"
+    opt = build_optimizer(Transformer(preset("tiny")), TrainConfig())
+    assert (opt.defaults["foreach"], opt.defaults["fused"]) == (True, False)
+    if torch.cuda.is_available():
+        opt = build_optimizer(Transformer(preset("tiny")).cuda(), TrainConfig())
+        assert (opt.defaults["foreach"], opt.defaults["fused"]) == (False, True)

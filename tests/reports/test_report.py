@@ -3,7 +3,6 @@ run"): the pages hold the numbers, the plots and the escaped samples; bad files 
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from pathlib import Path
@@ -101,20 +100,30 @@ def report(tmp_path_factory) -> Path:
     return corpus / "report"  # the default --out
 
 
-def _images(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+def _svgs(page: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.S)
 
 
 def test_index_overview(report):
     index = (report / "index.html").read_text(encoding="utf-8")
-    assert {p.name for p in report.iterdir()} == {"index.html", "commoncrawl.html", "c4.html"}
+    names = {p.name for p in report.iterdir()}
+    assert names == {"index.html", "commoncrawl.html", "c4.html", "report.json"}
     for text in ('href="commoncrawl.html"', 'href="c4.html"', "1,000", "400", "40.0%", "75.0%",
-                 "perplexity_<wbr>tail", "curly_<wbr>bracket", "250", "1,200", "550", "all conserved"):  # fmt: skip
+                 "all conserved", 'href="report.json"'):  # fmt: skip
         assert text in index, text
-    # One column per reason over all sources; a reason a source never uses is an empty cell.
-    header = re.search(r"<tr><th class=\"name\">source</th>.*?</tr>", index).group(0)
-    assert header.count("<th>") == 3 + 10  # in, kept, kept %, then the 10 distinct reasons
-    assert len(_images(index)) == 1
+    # LLaMA Table 1 order: commoncrawl before c4; Table 1's figures beside each row.
+    assert index.index('data-source="commoncrawl"') < index.index('data-source="c4"')
+    assert '<td data-field="llama_weight" data-v="0.67">67.0%</td>' in index
+    assert '<td data-field="llama_epochs" data-v="1.1">1.1</td>' in index
+    # Documents of different sources are not summed: the "all sources" row has bytes/tokens only.
+    total_row = re.search(r'<tr data-source="all">.*?</tr>', index, flags=re.S).group(0)
+    assert "1,200" not in total_row and "550" not in total_row
+    # No manifest and no run record in this corpus: said, not guessed.
+    assert "shards/manifest.json (no tokens or mixture" in index and "run.json (no provenance" in index
+    assert len(_svgs(index)) == 1
+    data = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    assert [r["source"] for r in data["sources"]] == ["commoncrawl", "c4"]
+    assert data["totals"]["tokens_kept"] is None and data["sources"][0]["tokens_kept"] is None
 
 
 def test_source_page(report):
@@ -123,29 +132,54 @@ def test_source_page(report):
         assert f'<td class="name">{stage}</td>' in page
     assert "30,000" in page and "21,000" in page and "70.0%" in page  # lines of the line-dedup stage
     assert "perplexity_tail: 250" in page
-    # Funnel chart, drops chart, three histograms: all real PNGs.
-    images = _images(page)
-    assert len(images) == 5 and all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in images)
-    assert "en: 340, 520" in page and "de: 400, 700" in page  # cutoffs named under the perplexity plot
+    # Funnel chart, drops chart, three histograms: inline SVG, ids unique in the page.
+    svgs = _svgs(page)
+    assert len(svgs) == 5
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    # The cutoffs are drawn on the perplexity plot with their values as text, and named beside it.
+    ppl = re.search(r'<figure data-dist="perplexity">.*?</figure>', page, flags=re.S).group(0)
+    for g, values in (("en", ("340", "520")), ("de", ("400", "700"))):
+        for i, v in enumerate(values):
+            label = re.search(
+                rf'id="f\d+-perplexity-threshold-{g}-{i}".*?<text[^>]*>([^<]*)</text>', ppl, re.S
+            )
+            assert label and label.group(1).startswith(f"{g} {v}"), (g, v)
+    assert 'data-group="en" data-v="340.0">340</span>' in page
     assert "1 NaN/infinite values were left out" in page
     # The sampled page text is escaped, never live HTML.
     assert (
-        "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in page
+        "<script>alert" not in page
+        and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in page
     )
     assert "http://example.com/a?x=1&amp;y=2" in page
     assert "de 0.97 &lt;not en&gt;" in page  # the drop's detail, when the run recorded one
     # Self-contained: nothing loaded from anywhere else.
     assert not re.search(r'(src|href)="(https?:)?//', page)
     c4_page = (report / "c4.html").read_text(encoding="utf-8")
-    assert "no sampled dropped documents" in c4_page and "5,000" in c4_page
+    assert "no sampled documents" in c4_page and "5,000" in c4_page
+
+
+def test_histograms_hold_every_value():
+    """Bins start at the smallest value and end at the largest, on log scales too (a float edge
+    must not cut off the extremes: arXiv's "n=4" used to draw 3)."""
+    from lamina.reports.plots import histogram_data
+
+    for values, log in (([3.0, 17.0, 1234.5, 99999.0], True), ([0.1 * i for i in range(7)], False),
+                        ([5.0, 5.0, 5.0], True), ([-2.0, 0.0, 3.5], True), ([1e-9, 1.0], True)):  # fmt: skip
+        h = histogram_data({"a": values, "b": values[:2]}, log)
+        assert h["edges"][0] <= min(values) and h["edges"][-1] >= max(values)
+        assert sum(h["groups"]["a"]["counts"]) == len(values), (values, log)
+        assert sum(h["groups"]["b"]["counts"]) == 2
 
 
 def test_rerun_is_identical_and_atomic(report, tmp_path):
     out = tmp_path / "again"
     assert main(["--corpus", str(report.parent), "--out", str(out)]) == 0
-    for name in ("index.html", "commoncrawl.html", "c4.html"):
+    for name in ("index.html", "commoncrawl.html", "c4.html", "report.json"):
         assert (out / name).read_bytes() == (report / name).read_bytes(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir())  # readable by others
 
 
 def test_broken_conservation_is_shown(tmp_path, capsys):
@@ -215,6 +249,13 @@ def test_perplexity_cutoff_settings_forms(tmp_path):
         "en": [340.0, 520.0]
     }
     assert perplexity_cutoffs({"cutoffs": "computed"}, ["en"]) == {}
+    # The percentiles are not perplexities: a run that records only them has no cutoffs to draw.
+    assert perplexity_cutoffs({"cutoffs": "run", "cutoff_percentiles": [30, 60]}, ["en"]) == {}
+    # What the run recorded it applied wins, whatever else the settings hold.
+    applied = {"en": {"p30": 3.2, "p60": 38.9, "origin": "run: p30/p60 of this run"}}
+    assert perplexity_cutoffs({"cutoff_percentiles": [30, 60], "cutoffs_applied": applied}, ["en"]) == {
+        "en": [3.2, 38.9]
+    }
     assert perplexity_cutoffs({}, ["en"]) == {}
     # And the contract's example file parses with every optional field absent.
     minimal = {"documents_in": 3, "documents_kept": 2, "dropped": {"language": 1}, "funnel": []}
