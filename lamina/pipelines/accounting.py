@@ -219,8 +219,17 @@ class _StageDoFn(beam.DoFn):
 def _bytes_tally(stage: str, result: Document | Dropped) -> tuple[tuple[str, str, str], int]:
     """((stage, "bytes_kept" | "bytes_dropped", ""), UTF-8 bytes of the document's text as the stage
     left it); `build_stats` turns these into each stage's and the source's bytes."""
-    doc, field = (result.doc, "bytes_dropped") if isinstance(result, Dropped) else (result, "bytes_kept")
-    return (stage, field, ""), len(doc.text.encode("utf-8"))
+    if isinstance(result, Dropped):
+        return (stage, "bytes_dropped", ""), len(result.doc.text.encode("utf-8"))
+    return (stage, "bytes_kept", ""), sum(len(d.text.encode("utf-8")) for d in _kept_documents(result))
+
+
+def _kept_documents(result) -> list[Document]:
+    """The documents of a kept result: the Document, or those of a join a KeepFirst passes on
+    (`KeepFirst.kept`: (id, {"doc": [documents], ...}), as CCNet's digest dedup hands line dedup)."""
+    if isinstance(result, Document):
+        return [result]
+    return list(result[1]["doc"])
 
 
 def kept_group(doc: Document) -> str:

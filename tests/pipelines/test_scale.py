@@ -206,3 +206,31 @@ def test_every_output_of_a_source_and_every_drop_reason_is_sharded_by_the_limit(
         small, one = (read_docs(tmp_path / d / sub / "github") for d in ("small", "one"))
         assert sorted(d.to_json() for d in small) == sorted(d.to_json() for d in one)
         assert len(small) == (st["documents_kept"] if sub == "docs" else sum(st["dropped"].values()))
+
+
+def test_shuffle_volume_counts_what_each_design_shuffles():
+    """measure(): two copies of a page (one digest) and a shared line. Previous design: 3 body
+    shuffles; now: 2, and the digest combine carries small records, not documents."""
+    from lamina.pipelines.shuffle_volume import measure
+
+    def page(i, digest, text):
+        meta = {"digest": digest, "dump": "D", "file": "f", "record": i}
+        return Document(stable_id("commoncrawl", str(i)), "commoncrawl", text, meta)
+
+    body = "Skip to content\n" + "a long own sentence of the first page " * 20
+    docs = [
+        page(0, "sha1:A", body),
+        page(1, "sha1:A", body),
+        page(2, "sha1:B", "Skip to content\nother words"),
+    ]
+    input_bytes, shuffles = measure(docs)
+    by = {(s.design, s.stage.split(" ")[0]): s for s in shuffles}
+    assert input_bytes == sum(len(d.text) for d in docs)
+    assert sum(s.bodies for s in shuffles if s.design == "previous") == 3
+    assert sum(s.bodies for s in shuffles if s.design == "now") == 2
+    assert by["now", "first_digest"].elements == 3 and by["now", "first_digest"].after_lift == 2
+    assert by["now", "first_digest"].bytes < by["previous", "group_digest"].bytes / 3
+    # winners 0 and 2 hold 2 lines each; "skip to content" is shared, the other two are unique
+    assert by["now", "count_lines"].elements == 4 and by["now", "count_lines"].after_lift == 3
+    assert by["now", "join_lines"].elements == 3 + 2 + 2  # documents + digest winners + unique lines
+    assert by["previous", "join_dups"].elements == 2 + 2  # surviving documents + their duplicated hash
