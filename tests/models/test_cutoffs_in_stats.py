@@ -41,7 +41,7 @@ def _buckets(out) -> dict[str, str]:
         with gzip.open(f, "rt", encoding="utf-8") as fh:
             for line in fh:
                 row = json.loads(line)
-                got[row["id"]] = row["metadata"]["bucket"]
+                got[row["metadata"]["record_id"]] = row["metadata"]["bucket"]  # ids include the file label
     return got
 
 
