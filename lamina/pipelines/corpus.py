@@ -19,6 +19,7 @@ failed rerun leaves them untouched (docs/inputs.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import importlib
@@ -321,6 +322,18 @@ def _promote(staging: str, out: str, source: str) -> None:
             FileSystems.rename(found, [old + f[len(new) :] for f in found])
 
 
+def _prune_empty(folder: str) -> None:
+    """Remove the empty folders a promoted staging area leaves (local only; a concurrent run's
+    files, for other sources, stay)."""
+    if "://" in folder or not Path(folder).is_dir():
+        return
+    for d in sorted((p for p in Path(folder).rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    with contextlib.suppress(OSError):
+        Path(folder).rmdir()
+
+
 def _clear_staging(staging: str, sources: list[str]) -> None:
     for s in sources:
         for path in _source_outputs(staging, s):
@@ -356,6 +369,8 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     dry = any(a.replace(" ", "").lower() in ("--dry_run=true", "--dry_run") for a in beam_args)
     cutoffs = prepare(resolve(args, cfg), cfg, sources, check=not dry)  # every model, before any worker
     allowed = cfg.run.allow_failed_inputs if args.allow_failed_inputs is None else args.allow_failed_inputs
+    if allowed < 0:
+        raise UsageError(f"--allow-failed-inputs must be >= 0, not {allowed}")
     out = args.out.rstrip("/")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
@@ -377,7 +392,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         result.wait_until_finish()
     stats = {s: read_stats(staging, s) for s in sources}
     for s, st in stats.items():
-        check_conservation(st, f"{out}/stats/{s}.json")
+        check_conservation(st, f"{staging}/stats/{s}.json")
     _cross_check_metrics(result, stats)
     failed = [(s, f) for s, st in stats.items() for f in st.get("files", {}).get("failed_files", [])]
     if len(failed) > allowed:
@@ -385,10 +400,11 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         more = f" and {len(failed) - 1} more (see {staging}/stats/)" if len(failed) > 1 else ""
         raise RunFailed(
             f"{len(failed)} input file(s) could not be read: {first['file']}: {first.get('error', '')}{more}; "
-            f"previous outputs left untouched (pass --allow-failed-inputs {len(failed)} to accept the rest)"
+            f"previous outputs left untouched (pass --allow-failed-inputs {len(failed)} to accept them)"
         )
     for s in sources:
         _promote(staging, out, s)
+    _prune_empty(staging)
     provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
 
