@@ -331,3 +331,13 @@ def test_progress_on_the_local_runner_and_no_worker_warnings(tmp_path, capfd):
     lines = [line for line in err.splitlines() if line.startswith("lamina corpus [")]
     assert lines, err[-2000:]
     assert "c4 " in lines[-1] and " docs (" in lines[-1] and "/s), files " in lines[-1] and "/2" in lines[-1]
+
+
+def test_every_source_accounts_its_files(tmp_path, shared_data):
+    """The real samples of the module sources: files matched = read, none failed, per source."""
+    out = tmp_path / "out"
+    argv = ["--input", str(shared_data), "--out", str(out), "--sources", "stackexchange,arxiv,books",
+            f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
+    for source, st in run(argv).stats.items():
+        f = st["files"]
+        assert f["matched"] == f["read"] > 0 and f["failed"] == 0 and f["conservation_ok"], (source, f)
