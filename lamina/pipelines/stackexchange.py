@@ -30,8 +30,8 @@ from lamina.documents import Document, stable_id
 from lamina.filters.binary import BINARY, binary_reason
 from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
-from lamina.pipelines.accounting import FILES, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs, file_failed, file_read
+from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs, file_failed, file_read, read_files
 from lamina.pipelines.writers import MetadataName
 
 SOURCE = "stackexchange"
@@ -63,6 +63,13 @@ def _read_rows(path_label):
             else:
                 yield (site, "p", item.id), item
     yield from file_read()
+
+
+class _ReadRowsFn(beam.DoFn):
+    """`_read_rows` as a DoFn (so `read_files` counts its files and reports its progress)."""
+
+    def process(self, path_label):
+        yield from _read_rows(path_label)
 
 
 def _row_document(p: Post | PostDrop) -> Document:
@@ -142,15 +149,9 @@ class StackExchangeSource(beam.PTransform):
     def expand(self, pbegin):
         funnel = self.funnel
         self.files = expand_inputs(self.spec, pattern=self.config.file_pattern)
-        listed = pbegin | "files" >> beam.Create(self.files)
-        rows = (
-            listed
-            | "spread_files" >> beam.Reshuffle()
-            | "read_rows" >> beam.FlatMap(_read_rows).with_outputs(TALLY, main="rows")
-        )
-        funnel.add_tally(rows[TALLY])
-        funnel.add_tally(listed | "files_matched" >> beam.Map(lambda _: ((FILES, "matched", ""), 1)))
-        grouped = rows.rows | "group_threads" >> beam.GroupByKey()
+        rows = read_files(pbegin, self.files, _ReadRowsFn(), "read_rows", SOURCE)
+        funnel.add_tally(rows.tally)  # file tallies only: the rows are judged by `threads`
+        grouped = rows.docs | "group_threads" >> beam.GroupByKey()
         docs = funnel.apply(grouped, Threads())
         answers = docs | "answers" >> beam.Map(
             lambda d: (d.metadata["site"], d.id, len(d.metadata["answer_ids"]))

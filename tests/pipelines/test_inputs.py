@@ -206,6 +206,7 @@ def test_unreachable_url_fails_the_run_and_a_failed_rerun_leaves_outputs(tmp_pat
     assert st["documents_in"] == 6
     before = _snapshot(out)
     assert "docs/c4/all.jsonl.gz" in before and "stats/c4.json" in before
+    assert not (out / ".staging").exists()  # promoted, and the empty staging folders removed
     url = f"http://127.0.0.1:{_closed_port()}/crawl-data/CC-MAIN-2023-06/wet/part-9.warc.wet.gz"
     (root / "cc" / "wet.paths").write_text(f"CC-MAIN-2023-06-part-0.warc.wet.gz\n{url}\n")
     assert main(_c4_argv(root, out)) == 2
@@ -328,3 +329,13 @@ def test_progress_on_the_local_runner_and_no_worker_warnings(tmp_path, capfd):
     lines = [line for line in err.splitlines() if line.startswith("lamina corpus [")]
     assert lines, err[-2000:]
     assert "c4 " in lines[-1] and " docs (" in lines[-1] and "/s), files " in lines[-1] and "/2" in lines[-1]
+
+
+def test_every_source_accounts_its_files(tmp_path, shared_data):
+    """The real samples of the module sources: files matched = read, none failed, per source."""
+    out = tmp_path / "out"
+    argv = ["--input", str(shared_data), "--out", str(out), "--sources", "stackexchange,arxiv,books",
+            f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
+    for source, st in run(argv).stats.items():
+        f = st["files"]
+        assert f["matched"] == f["read"] > 0 and f["failed"] == 0 and f["conservation_ok"], (source, f)
