@@ -86,6 +86,7 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
+	-$(MAKE) -s datatrove-venv || echo "datatrove could not be installed: lamina bench datatrove will skip"
 	$(LAMINA) bench
 
 gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
@@ -108,12 +109,19 @@ clean: ## remove outputs (keeps .venv and the tool cache)
 	rm -rf $(OUT)
 
 # Airflow lives in its own environment: its pins must not disturb Beam and torch in .venv. The DAGs in
-# dags/ call .venv/bin/lamina, so the lamina package is not installed here.
+# dags/ run their stages in an environment with the lamina wheel (`make wheel`; their `python`
+# setting), so the lamina package is not installed here. docs/orchestration.md: deploying them.
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+WHEEL_DIR ?= dist
 
-.PHONY: airflow
-airflow: $(AIRFLOW_STAMP) ## create .venv-airflow (Airflow 3.3.2) for the DAGs in dags/
+.PHONY: airflow wheel
+wheel: venv ## build the lamina wheel (dist/lamina-*.whl) that Airflow and Beam workers install
+	rm -f $(WHEEL_DIR)/lamina-*.whl
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR) .
+	@ls $(WHEEL_DIR)/lamina-*.whl
+
+airflow: $(AIRFLOW_STAMP) ## create .venv-airflow (Airflow 3.3.2 + the Beam provider) for the DAGs in dags/
 $(AIRFLOW_STAMP): requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q -r requirements-airflow.txt
@@ -138,3 +146,19 @@ $(WORKER_VENV)/.installed: setup.py requirements.txt
 	$(WORKER_VENV)/bin/python -m pip install -q -c $$tmp/constraints.txt $$tmp/lamina-*.tar.gz; \
 	$(WORKER_VENV)/bin/python -m pip uninstall -q -y lamina; rm -rf $$tmp; \
 	touch $@; echo "built $(WORKER_VENV) in $$(( $$(date +%s) - t0 )) s"
+
+# datatrove for `lamina bench datatrove`, in its own venv (datatrove[processing] pulls
+# fasttext-numpy2-wheel, which must not sit beside `fasttext` in .venv). Cached like the worker venv;
+# `make bench` goes on without it when it cannot be installed (the benchmark then says it skipped).
+DATATROVE_KEY := $(shell cat requirements-datatrove.txt 2>/dev/null | sha256sum | cut -c1-12)
+DATATROVE_VENV := $(LAMINA_CACHE)/datatrove-venv-$(DATATROVE_KEY)
+export LAMINA_DATATROVE_VENV := $(abspath $(DATATROVE_VENV))
+
+.PHONY: datatrove-venv
+datatrove-venv: $(DATATROVE_VENV)/.installed ## datatrove[processing] in its own cached venv (for lamina bench datatrove)
+	@echo $(DATATROVE_VENV)
+$(DATATROVE_VENV)/.installed: requirements-datatrove.txt
+	@set -e; rm -rf $(DATATROVE_VENV); t0=$$(date +%s); \
+	$(PYTHON) -m venv $(DATATROVE_VENV); \
+	$(DATATROVE_VENV)/bin/python -m pip install -q -r requirements-datatrove.txt; \
+	touch $@; echo "built $(DATATROVE_VENV) in $$(( $$(date +%s) - t0 )) s"
