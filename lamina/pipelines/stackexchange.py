@@ -2,7 +2,7 @@
 
     files -> read rows (one worker per file, streaming, `lamina.formats.stackexchange`) -> key each row
     by its thread ((site, question Id) for questions, (site, ParentId) for answers) -> GroupByKey
-    -> threads -> docs/stackexchange/<site>.jsonl.gz
+    -> threads -> docs/stackexchange/<site>-<k>-of-<n>.jsonl.gz
 
 A document is a question thread: `Q: <title>\n<body>\nA: <answer>...`, answers by integer score,
 highest first, ties by id (`lamina.filters.stackexchange`; RedPajama sorts the score strings: BUG).
@@ -30,7 +30,7 @@ from lamina.documents import Document, stable_id
 from lamina.filters.binary import BINARY, binary_reason
 from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
-from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.accounting import Dropped, Funnel, Stage, group_size
 from lamina.pipelines.readers import expand_inputs, file_failed, file_read, read_files
 from lamina.pipelines.writers import MetadataName
 
@@ -113,6 +113,7 @@ class Threads(Stage):
     def results(self, element, **side):
         key, items = element
         items = sorted(items, key=lambda p: (p.file, p.row))
+        group_size().update(len(items), sum(len(getattr(p, "body", "")) for p in items))
         if key[1] == "x":
             for d in items:
                 yield Dropped(d.reason, _row_document(d), d.describe())
@@ -167,7 +168,7 @@ class StackExchangeSource(beam.PTransform):
         return {**dataclasses.asdict(self.config), "files": [label for _, label in self.files]}
 
     def output_name(self) -> MetadataName:
-        """`<site>`: one output file per site (docs/stackexchange/<site>.jsonl.gz)."""
+        """`<site>`: one output per site (docs/stackexchange/<site>-<k>-of-<n>.jsonl.gz)."""
         return MetadataName("site")
 
 
