@@ -29,6 +29,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from lamina.pipelines import options as opts
 from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
+from lamina.pipelines.ledger import WriteLedger
 from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import ShardedName, WriteDocs, WriteDropped
 from lamina.reports import provenance
@@ -55,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
     p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
-    p.add_argument("--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)")
+    p.add_argument(
+        "--lm-dir", default=None, help="folder of <lang>.sp.model + <lang>.arpa.bin (ours or cc_net's)"
+    )
     p.add_argument("--wikiref-model", default=None, help="reference classifier model file")
     p.add_argument("--out", default="out/corpus", help="output directory (default out/corpus)")
     p.add_argument("--config", default=None, help="TOML config (configs/corpus/default.toml)")
@@ -73,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{s}-input", default=None, help=_INPUT_HELP.get(s, default_help))
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
+    )
+    p.add_argument(
+        "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
     )
     p.add_argument("--runner", default=None, help=f"Beam runner (default {DEFAULT_RUNNER}, multi-process)")
     return p
@@ -95,18 +101,31 @@ def _cc_default(inp: str) -> str:
     return paths if FileSystems.exists(paths) else f"{inp}/cc"
 
 
-def write_outputs(kept, funnel: Funnel, source: str, out: str, name_of, settings: dict, write_dropped: bool):
+def write_outputs(
+    kept,
+    funnel: Funnel,
+    source: str,
+    out: str,
+    name_of,
+    settings: dict,
+    write_dropped: bool,
+    ledger: bool = False,
+):
     """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>.jsonl.gz`,
     the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), the statistics to
     `<out>/stats/<source>.json`. Returns the statistics' PCollection."""
     written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
+    if ledger:  # one row per input document: lamina/ledger, docs/reports.md
+        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
 
-def build_source(pbegin, source: str, spec: str, out: str, config=None, write_dropped: bool = False):
+def build_source(
+    pbegin, source: str, spec: str, out: str, config=None, write_dropped: bool = False, ledger: bool = False
+):
     """Apply the branch of one of MODULE_SOURCES to `pbegin` (a pipeline, or a composite's input):
     the module's SOURCE_TRANSFORM on input `spec` (read + filter, every stage in a Funnel), then
     `write_outputs` under `out`. `config`: the module's config (None: its defaults). Returns the
@@ -119,7 +138,7 @@ def build_source(pbegin, source: str, spec: str, out: str, config=None, write_dr
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
     return write_outputs(
-        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped
+        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, ledger
     )
 
 
@@ -142,7 +161,7 @@ class SourceBranch(beam.PTransform):
         write_dropped = args.write_dropped or cfg.run.write_dropped
         if source in MODULE_SOURCES:
             spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
-            return build_source(pbegin, source, spec, out, getattr(cfg, source), write_dropped)
+            return build_source(pbegin, source, spec, out, getattr(cfg, source), write_dropped, args.ledger)
         if source == "commoncrawl":
             funnel = Funnel("commoncrawl", "ccnet")
             read = pbegin | "read" >> ReadWet(
@@ -184,7 +203,7 @@ class SourceBranch(beam.PTransform):
                 )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
-        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped)
+        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped, args.ledger)
 
 
 @dataclasses.dataclass
@@ -200,6 +219,7 @@ def _clear_local(out: str, source: str) -> None:
         return
     for sub in ("docs", "dropped"):
         shutil.rmtree(Path(out) / sub / source, ignore_errors=True)
+    shutil.rmtree(Path(out) / "ledger" / f"source={source}", ignore_errors=True)
     (Path(out) / "stats" / f"{source}.json").unlink(missing_ok=True)
 
 
