@@ -7,6 +7,7 @@ import importlib
 
 BENCHES = {
     "langid": ("lamina.models", "language id accuracy on real multilingual text"),
+    "c4lang": ("lamina.models.bench_c4lang", "C4 language test: langdetect vs fastText ms/page"),
     "ccnet": ("lamina.pipelines.bench", "documents/s/core of the CCNet chain and each stage"),
     "shards": ("lamina.tokenize.bench", "tokens/s/core of the shard writer vs SentencePiece encode"),
     "block": ("lamina.pretrain.bench_block", "activation bytes and step time per checkpointing mode"),

@@ -171,7 +171,10 @@ def check_environment(args, device, deadline) -> dict:
             cuda=torch.version.cuda,
             capability=f"{props.major}.{props.minor}",
             bf16_supported=torch.cuda.is_bf16_supported(),
+            allow_tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
         )
+        with contextlib.suppress(Exception):  # NCCL's version, where this build has it
+            figures["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
     peak = device_peak_flops(device)
     figures["peak_bf16_tflops"] = peak / 1e12 if peak else None
     try:
@@ -508,13 +511,13 @@ def check_fsdp_bf16(args, device, deadline) -> dict:
             "backend": dist.get_backend(),
             "mixed_precision_bf16": cuda,
             "adamw": "fused" if optimizer.defaults.get("fused") else "foreach",
-            "loss_plain": round(float(ref), 6),
+            "loss_plain": round(float(ref.detach()), 6),
             "loss_fsdp": [round(x, 6) for x in losses],
             "grad_norm_plain": round(float(ref_norm), 6),
             "grad_norm_fsdp": round(first_norm, 6),
         }
         tol = 2e-2 if cuda else 1e-5  # bf16 parameters vs fp32 parameters under autocast
-        loss_rel = abs(losses[0] - float(ref)) / float(ref)
+        loss_rel = abs(losses[0] - float(ref.detach())) / float(ref.detach())
         norm_rel = abs(first_norm - float(ref_norm)) / float(ref_norm)
         figures.update(loss_rel_diff=round(loss_rel, 8), grad_norm_rel_diff=round(norm_rel, 8))
         if not (loss_rel < tol and norm_rel < 5 * tol and losses[-1] < losses[0]):

@@ -1,7 +1,6 @@
 """`lamina bench langid`: LID trained on lingua's 75-language sentences, measured on the Universal
 Declaration of Human Rights paragraph by paragraph for the 20 LLaMA Wikipedia languages.
-`lamina bench c4lang`: what C4's language test costs per document, langdetect (TFDS) side by side
-with fastText, on the real C4 pages."""
+(`lamina bench c4lang` is `bench_c4lang.py`.)"""
 
 from __future__ import annotations
 

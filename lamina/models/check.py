@@ -14,16 +14,34 @@ Remote models (gs://...): checked for existence and, where a card is there, size
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import struct
+import sys
 from pathlib import Path
 
+KENLM_BINARY_MAGIC = b"mmap lm http://kheafield.com/code"  # the start of every KenLM binary file
 FASTTEXT_MAGIC = 793712314
 FASTTEXT_VERSION = 12
 
 
 class ModelError(ValueError):
     """A model that is missing, truncated or not what it should be; the message is one line."""
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C++ libraries write there directly) for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _read(f, n: int, path: str) -> bytes:
@@ -176,10 +194,15 @@ def check_lm(lm_dir: str, lang: str) -> dict:
         sentencepiece.SentencePieceProcessor(model_file=str(sp_path))
     except Exception as e:  # noqa: BLE001
         raise ModelError(f"{sp_path}: not a SentencePiece model ({str(e).splitlines()[0][:120]})") from e
+    with open(lm_path, "rb") as f:
+        head = f.read(len(KENLM_BINARY_MAGIC))
+    if head != KENLM_BINARY_MAGIC and not head.startswith(b"\\data\\") and not head.startswith(b"\n\\data\\"):
+        raise ModelError(f"{lm_path}: not a KenLM model (neither KenLM's binary format nor ARPA text)")
     try:
         config = kenlm.Config()
         config.load_method = kenlm.LoadMethod.LAZY  # map, do not read: cc_net's en model is 4 GB
-        kenlm.Model(str(lm_path), config)
+        with _quiet_stderr():  # KenLM reports ARPA loading progress on stderr (fd 2)
+            kenlm.Model(str(lm_path), config)
     except Exception as e:  # noqa: BLE001 - kenlm raises OSError/RuntimeError with C++ messages
         first = " ".join(str(e).split())[:160]
         raise ModelError(f"{lm_path}: KenLM model does not load ({first})") from e

@@ -178,7 +178,9 @@ class Buckets(Stage):
 
     name = "buckets"
 
-    def __init__(self, keep: tuple[str, ...], fixed: dict | None = None, lm_dir: str = "", card_scoring: str = ""):
+    def __init__(
+        self, keep: tuple[str, ...], fixed: dict | None = None, lm_dir: str = "", card_scoring: str = ""
+    ):
         self.keep = tuple(keep)
         self.fixed = dict(fixed) if fixed else None
         self.lm_dir = lm_dir
@@ -328,7 +330,9 @@ class CCNet(beam.PTransform):
                 "cutoffs_applied",
                 docs.pipeline
                 | "cutoffs_fixed"
-                >> beam.Create([self.cutoffs or {"origin": f"model cards in {self.models.lm} (read by workers)"}]),
+                >> beam.Create(
+                    [self.cutoffs or {"origin": f"model cards in {self.models.lm} (read by workers)"}]
+                ),
             )
             buckets = Buckets(cfg.keep_buckets, fixed=fixed, lm_dir=self.models.lm, card_scoring=cfg.scoring)
             docs = f.apply(docs, buckets)

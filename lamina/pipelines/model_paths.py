@@ -71,7 +71,7 @@ def prepare(paths: ModelPaths, cfg: opts.CorpusConfig, sources: list[str], check
                 if got is None:
                     raise ModelError(
                         f"{lm}/{lang}.card.json has no {cc.scoring}-scoring cutoffs (cc_net's models have no "
-                        f"card): set [ccnet] cutoffs = \"run\", \"ccnet_en\" or {{{lang} = [p30, p60]}}"
+                        f'card): set [ccnet] cutoffs = "run", "ccnet_en" or {{{lang} = [p30, p60]}}'
                     )
                 cutoffs[lang] = {"p30": got[0], "p60": got[1], "origin": f"model card {lm}/{lang}.card.json"}
     if "c4" in sources and cfg.c4.language != "all" and cfg.c4.language_id == "fasttext" and check:

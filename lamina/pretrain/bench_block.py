@@ -230,6 +230,10 @@ def tp_worker(cfg: ModelConfig, batch: int, seq: int, repeats: int) -> None:
         title = f"CPU, fp32, TP={tp} (gloo, {tp} processes, sequence parallel; bytes per block per rank):"
         print(format_table(title, rows, batch * seq // tp), flush=True)
         print(manual_against(rows), flush=True)
+    rows = measure_modes(model, tokens, x, 0, autocast_dtype=torch.bfloat16)
+    if rank == 0:
+        title = f"CPU, fp32 parameters under bf16 autocast, TP={tp} (bytes per block per rank only):"
+        print(format_table(title, rows, batch * seq // tp), flush=True)
     dist.barrier()
     dist.destroy_process_group()
 

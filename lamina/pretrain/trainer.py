@@ -92,32 +92,38 @@ def _all_ok(d: Dist, error: str | None, kind: type[Exception] = DataError) -> No
 RUN_FILES = ("checkpoints", "metrics.jsonl", "samples.jsonl", "tb")  # what a run writes under --out
 
 
-def prepare_run_dir(out: Path, resume: bool, overwrite: bool, d: Dist) -> None:
-    """Refuse to start over a directory that holds a run unless told how (`resume` or `overwrite`);
-    with `overwrite` delete the old run's files. Rank 0 decides and deletes; every rank raises the same
-    one-line ValueError."""
+def check_run_dir(out: Path, resume: bool, overwrite: bool, d: Dist) -> None:
+    """Refuse to start over a directory that holds a run unless told how (`resume` or `overwrite`).
+    Rank 0 looks; every rank raises the same one-line ValueError."""
     error = None
     if d.rank == 0:
         if resume and overwrite:
             error = "--resume and --overwrite exclude each other: continue the run or start it over"
-        elif not resume:
+        elif not resume and not overwrite:
             found = [n for n in RUN_FILES[:2] if (out / n).exists()]
             ckpts = out / "checkpoints"
             has_ckpt = ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())
             has_metrics = (out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").stat().st_size > 0
-            if (has_ckpt or has_metrics) and not overwrite:
+            if has_ckpt or has_metrics:
                 error = (
                     f"{out} already holds a run ({', '.join(found)}): pass --resume to continue it or "
                     "--overwrite to delete it and start from step 0"
                 )
-            elif overwrite:
-                for name in RUN_FILES:
-                    path = out / name
-                    if path.is_dir():
-                        shutil.rmtree(path)
-                    elif path.exists():
-                        path.unlink()
     _all_ok(d, error, ValueError)
+
+
+def clear_run_dir(out: Path, d: Dist) -> None:
+    """`overwrite`: delete the old run's files (rank 0; every rank waits). Called only once the shards
+    and the config have been checked, so a mistyped manifest never costs the old run."""
+    if d.rank == 0:
+        for name in RUN_FILES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    if d.world > 1:
+        dist.barrier()
 
 
 def load_corpus(cfg: TrainConfig, manifest: str | Path, d: Dist) -> Corpus:
@@ -151,7 +157,7 @@ class Trainer:
     ):
         self.cfg, self.out = cfg, Path(out)
         self.d = d = setup_distributed(cfg)
-        prepare_run_dir(self.out, resume, overwrite, d)  # before the (possibly long) shard checks
+        check_run_dir(self.out, resume, overwrite, d)  # before the (possibly long) shard checks
         torch.manual_seed(cfg.seed)
         self.corpus = load_corpus(cfg, manifest, d)
         self.model_config = cfg.model_config(self.corpus.vocab_size)
@@ -168,6 +174,8 @@ class Trainer:
             cfg.seed,
             cfg.heldout_tokens,
         )
+        if overwrite:
+            clear_run_dir(self.out, d)
         with torch.device("meta"):
             model = Transformer(self.model_config)
         model = parallelize(model, d.mesh, cfg)

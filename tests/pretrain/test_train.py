@@ -208,6 +208,9 @@ def test_rerun_refuses_without_resume_or_overwrite_and_epochs_are_logged(fresh_s
     assert "exclude each other" in capsys.readouterr().err
 
     (out / "tb" / "stale.txt").write_text("old run")
+    broken = [a if a != str(fresh_shards) else str(tmp_path / "missing.json") for a in argv]
+    assert cli.main(broken + ["--overwrite"]) == 2  # a mistyped manifest does not cost the old run
+    assert "manifest not found" in capsys.readouterr().err and (out / "metrics.jsonl").read_text() == before
     assert cli.main(argv + ["--overwrite"]) == 0
     again = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in again] == [1, 2, 3] and [r["loss"] for r in again] == [
