@@ -442,14 +442,6 @@ def check_train(args, device, deadline) -> dict:
     return figures
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def check_fsdp_bf16(args, device, deadline) -> dict:
     """FSDP2 as the trainer applies it (parallelize.apply_fsdp) on a one-rank process group (NCCL on
     CUDA, gloo on CPU): bf16 parameters with fp32 gradient reduction on CUDA, sharded meta-device init,
@@ -471,10 +463,10 @@ def check_fsdp_bf16(args, device, deadline) -> dict:
     )
     seq = args.seq if cuda else min(args.seq, 64)
     own = not dist.is_initialized()
-    if own:
-        dist.init_process_group(
-            "nccl" if cuda else "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
-        )
+    if own:  # one rank: an in-process store, no TCP port to pick (or to collide on)
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
         tokens = torch.randint(0, cfg.vocab_size, (2, seq + 1), generator=torch.Generator().manual_seed(0))
         tokens = tokens.to(device)
@@ -612,8 +604,23 @@ def _alarm(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+HANG_S = 30.0  # past GRACE_S: a check SIGALRM did not stop ends the run (watchdog)
+
+
 def run_checks(checks: dict[str, Callable], args, device: torch.device, out: Path | None) -> dict:
-    """Run `checks` in order, each isolated; the report after each is written to `out`."""
+    """Run `checks` in order, each isolated; the report after each is written to `out` (and once
+    before the first, so a bad --out shows at once).
+
+    Two ways a run can end without the loop's help, both still leave the JSON complete up to the check
+    that was running, recorded as failed with the reason: SIGTERM (`make gpu-check`'s `timeout`), and
+    a watchdog thread for a check still running HANG_S after SIGALRM should have stopped it (a call
+    that swallowed the interruption, or one stuck in C without the GIL released: then
+    faulthandler prints every thread's stack at the same moment and ends the process, so the run
+    never outlives the budget by more than GRACE_S + 2 * HANG_S)."""
+    import faulthandler
+    import signal
+    import threading
+
     start = time.monotonic()
     deadline = start + args.budget
     report = {
@@ -623,36 +630,93 @@ def run_checks(checks: dict[str, Callable], args, device: torch.device, out: Pat
         "device": str(device),
         "checks": {},
     }
-    for name, fn in checks.items():
-        entry: dict = {}
-        t0 = time.monotonic()
-        if t0 > deadline:
-            entry = {"status": "skipped", "reason": f"time budget of {args.budget:.0f} s spent"}
-        else:
-            try:
-                with _alarm(deadline + GRACE_S - t0):
-                    entry = {"status": "ok", "figures": fn(args, device, deadline)}
-            except Skip as why:
-                entry = {"status": "skipped", "reason": str(why)}
-            except BaseException as err:  # noqa: BLE001 (recorded; KeyboardInterrupt still stops the run)
-                if isinstance(err, KeyboardInterrupt):
-                    raise
-                entry = {
-                    "status": "failed",
-                    "error": f"{type(err).__name__}: {err}"[:4000],
-                    "where": traceback.format_exc(limit=-3)[-2000:],
-                }
-            with contextlib.suppress(Exception):
-                _free(device)
-        entry["seconds"] = round(time.monotonic() - t0, 2)
-        report["checks"][name] = entry
+    lock = threading.RLock()  # re-entrant: SIGTERM may arrive while the main thread writes
+    running: dict = {}  # {"name": the check running now, "t0": its start}
+
+    def write() -> None:
         report["seconds"] = round(time.monotonic() - start, 2)
-        print(summary_line(name, entry), flush=True)
         if out is not None:
             _write(report, out)
-    report["ok"] = not any(e["status"] == "failed" for e in report["checks"].values())
-    if out is not None:
-        _write(report, out)
+
+    def abort(reason: str) -> None:
+        """Record the running check as failed with `reason`, write the JSON and end the process."""
+        with lock:
+            name = running.get("name")
+            if name is not None:
+                entry = {
+                    "status": "failed",
+                    "error": reason,
+                    "seconds": round(time.monotonic() - running["t0"], 2),
+                }
+                report["checks"][name] = entry
+                print(summary_line(name, entry), flush=True)
+            report["ok"], report["aborted"] = False, reason
+            with contextlib.suppress(Exception):
+                write()
+        print(f"gpu-check: aborted ({reason}); figures so far in {out}", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    stop = threading.Event()
+
+    def watchdog() -> None:
+        while not stop.wait(0.5):
+            if running.get("name") is not None and time.monotonic() > deadline + GRACE_S + HANG_S:
+                abort(
+                    f"still running {GRACE_S + HANG_S:.0f} s past the time budget: not interruptible, run ended"
+                )
+
+    on_main = threading.current_thread() is threading.main_thread()
+    previous_term = None
+    if on_main:
+        previous_term = signal.signal(
+            signal.SIGTERM, lambda signum, frame: abort("terminated (SIGTERM) while this check ran")
+        )
+    thread = threading.Thread(target=watchdog, name="gpu-check-watchdog", daemon=True)
+    thread.start()
+    with contextlib.suppress(Exception):  # needs a real file descriptor (stderr may be captured)
+        faulthandler.dump_traceback_later(
+            max(1.0, args.budget + GRACE_S + 2 * HANG_S), exit=True, file=sys.__stderr__
+        )
+    try:
+        with lock:
+            write()
+        for name, fn in checks.items():
+            entry: dict = {}
+            t0 = time.monotonic()
+            if t0 > deadline:
+                entry = {"status": "skipped", "reason": f"time budget of {args.budget:.0f} s spent"}
+            else:
+                running.update(name=name, t0=t0)
+                try:
+                    with _alarm(deadline + GRACE_S - t0):
+                        entry = {"status": "ok", "figures": fn(args, device, deadline)}
+                except Skip as why:
+                    entry = {"status": "skipped", "reason": str(why)}
+                except BaseException as err:  # noqa: BLE001 (recorded; KeyboardInterrupt still stops the run)
+                    if isinstance(err, KeyboardInterrupt):
+                        raise
+                    entry = {
+                        "status": "failed",
+                        "error": f"{type(err).__name__}: {err}"[:4000],
+                        "where": traceback.format_exc(limit=-3)[-2000:],
+                    }
+                with contextlib.suppress(Exception):
+                    _free(device)
+            entry["seconds"] = round(time.monotonic() - t0, 2)
+            with lock:
+                running["name"] = None
+                report["checks"][name] = entry
+                print(summary_line(name, entry), flush=True)
+                write()
+        report["ok"] = not any(e["status"] == "failed" for e in report["checks"].values())
+        with lock:
+            write()
+    finally:
+        running["name"] = None
+        stop.set()
+        faulthandler.cancel_dump_traceback_later()
+        if on_main:
+            signal.signal(signal.SIGTERM, previous_term)
     return report
 
 
@@ -684,15 +748,24 @@ def summary_line(name: str, entry: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    out = Path(args.out)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu-check: no CUDA device here; run with --device cpu for the CPU parts", file=sys.stderr)
+        # still a JSON, so whoever reads it blind learns why there are no figures
+        why = "no CUDA device here (torch.cuda.is_available() is False); --device cpu runs the CPU parts"
+        env = {"torch": torch.__version__, "cuda": torch.version.cuda}
+        with contextlib.suppress(OSError):
+            _write({"argv": args.argv, "device": "cuda", "ok": False, "error": why, "environment": env}, out)
+        print(f"gpu-check: {why}; written to {out}", file=sys.stderr)
         return 2
     device = (
         torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" else torch.device("cpu")
     )
     checks = {n: CHECKS[n] for n in CHECKS if not args.only or n in args.only}
-    out = Path(args.out)
-    report = run_checks(checks, args, device, out)
+    try:
+        report = run_checks(checks, args, device, out)
+    except OSError as err:  # --out not writable: one line, before any check ran
+        print(f"gpu-check: cannot write {out}: {err.strerror or err}", file=sys.stderr)
+        return 2
     print(f"gpu-check: {'all checks passed' if report['ok'] else 'FAILED'}; figures in {out}", flush=True)
     return 0 if report["ok"] else 1
 

@@ -64,8 +64,6 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
             digest = doc.metadata.get("digest")
             if len(doc.text) < CUTOFF_MIN_LENGTH or (digest and digest in digests):
                 continue
-            if digest:
-                digests.add(digest)
             lang = doc.metadata.get("language")
             if not lang and lid is not None:
                 lang, score = lid.predict(doc.text.replace("\n", " "))
@@ -77,6 +75,8 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
             if lang not in handles:
                 handles[lang] = open(tmp / f"{lang}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
             handles[lang].write(json.dumps(doc.text) + "\n")
+            if digest:  # only kept pages' digests: at most MAX_CUTOFF_DOCS per language held
+                digests.add(digest)
             counts[lang] = counts.get(lang, 0) + 1
     finally:
         for h in handles.values():

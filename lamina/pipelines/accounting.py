@@ -9,7 +9,8 @@ One generic wrapper (`Funnel.apply`) runs any `Stage` (a pure decision: element 
 The statistics JSON is computed from those tallies inside the pipeline (not from Metrics, which
 some runners report only as "attempted" or not at all in a dry run), and written by the pipeline's
 last step, so it is the same on every runner. Conservation (documents_in == kept + sum of drops,
-and each stage's input == the previous stage's output) is computed there and re-checked by
+each stage's input == the previous stage's output, and input files matched == read + failed) is
+computed there and re-checked by
 `lamina corpus` after the run, which fails the run when it does not hold.
 """
 
@@ -29,6 +30,7 @@ from lamina.documents import Document
 
 DROPPED = "dropped"
 TALLY = "tally"
+FILES = "files"  # the tallies ((FILES, matched | read | failed, error), n) of the input files
 MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution
 SAMPLES_PER_REASON = 5
 SAMPLE_TEXT_CHARS = 1_000
@@ -185,6 +187,10 @@ class Funnel:
         self.drops.append(dropped)
         self.tallies.append(tally)
 
+    def add_tally(self, tally: beam.PCollection) -> None:
+        """Add tallies that belong to no stage (a reader's file tallies, `FILES`)."""
+        self.tallies.append(tally)
+
     def distribution(self, pcoll: beam.PCollection, name: str) -> None:
         """Record a distribution: elements (group or "", doc id, value)."""
         self.distributions.append(
@@ -293,6 +299,8 @@ def build_stats(
     chained = all(a["kept"] == b["in"] for a, b in zip(funnel, funnel[1:], strict=False))
     last_ok = (funnel[-1]["kept"] if funnel else 0) == documents_kept
     conservation_ok = documents_in == documents_kept + sum(dropped.values()) and chained and last_ok
+    files = file_stats(t)
+    conservation_ok = conservation_ok and files["conservation_ok"]
     distributions: dict[str, Any] = {}
     for (name, group), ranked in sorted(dists, key=lambda kv: kv[0]):
         values = [v for _, v in sorted(ranked, key=lambda r: r[0])]
@@ -313,6 +321,7 @@ def build_stats(
         "documents_kept": documents_kept,
         "dropped": dict(sorted(dropped.items())),
         "conservation_ok": conservation_ok,
+        "files": files,
         # UTF-8 text bytes reaching the first filter stage (parsed documents) and leaving the last
         **(
             {
@@ -327,6 +336,20 @@ def build_stats(
         "distributions": distributions,
         "samples": sample_out,
         "settings": meta["settings"],
+    }
+
+
+def file_stats(t: dict[tuple[str, str, str], int]) -> dict:
+    """The statistics' `files`: matched (listed), read, failed, each failed file with its error,
+    and whether matched == read + failed (a file neither read nor failed was lost)."""
+    failed = sorted(r for (s, f, r), n in t.items() if s == FILES and f == "failed" for _ in range(n))
+    matched, read = t.get((FILES, "matched", ""), 0), t.get((FILES, "read", ""), 0)
+    return {
+        "matched": matched,
+        "read": read,
+        "failed": len(failed),
+        "failed_files": [dict(zip(("file", "error"), r.split(": ", 1), strict=False)) for r in failed],
+        "conservation_ok": matched == read + len(failed),
     }
 
 
@@ -348,6 +371,12 @@ class ConservationError(RuntimeError):
 def check_conservation(stats: dict, where: str) -> None:
     """Raise if a run's statistics do not add up (documents lost or counted twice)."""
     dropped = sum(stats["dropped"].values())
+    files = stats.get("files")
+    if files and not files["conservation_ok"]:
+        raise ConservationError(
+            f"{where}: file accounting fails: {files['matched']} files matched but {files['read']} read"
+            f" + {files['failed']} failed"
+        )
     if not stats.get("conservation_ok") or stats["documents_in"] != stats["documents_kept"] + dropped:
         raise ConservationError(
             f"{where}: conservation fails: documents_in={stats['documents_in']} but kept="

@@ -26,7 +26,16 @@ from lamina.documents import Document, stable_id
 from lamina.filters import latex
 from lamina.formats import arxiv as fmt
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.readers import (
+    READ,
+    NoInputFiles,
+    expand_inputs,
+    file_failed,
+    file_read,
+    read_drop,
+    read_files,
+    read_kept,
+)
 from lamina.pipelines.writers import ShardedName
 
 PATTERNS = ("*.gz", "*.tgz", "*.tar", "*.tex")  # *.gz covers <id>.tar.gz and <id>.gz
@@ -49,10 +58,10 @@ def input_files(spec: str) -> list[tuple[str, str]]:
     for pattern in PATTERNS:
         try:
             found.update(expand_inputs(spec, pattern=pattern))
-        except FileNotFoundError:
+        except NoInputFiles:
             pass
     if not found:
-        raise FileNotFoundError(f"no arXiv source files ({', '.join(PATTERNS)}) under {spec}")
+        raise NoInputFiles(f"no arXiv source files ({', '.join(PATTERNS)}) under {spec}")
     return sorted(found)
 
 
@@ -70,14 +79,15 @@ class _ReadPapersFn(beam.DoFn):
         try:
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 data = f.read(cap + 1)
-        except Exception as e:  # noqa: BLE001 - an unreadable file is a counted drop naming it
-            item = fmt.PaperDrop(fmt.paper_id(label), label, "malformed_record", f"cannot open {path}: {e}")
-        else:
-            item = fmt.read_paper(data, label, self.limits)
+        except Exception as e:  # noqa: BLE001 - an unreadable file is a failed file, counted
+            yield from file_failed(path, e)
+            return
+        item = fmt.read_paper(data, label, self.limits)
         if isinstance(item, fmt.PaperDrop):
             yield from read_drop(Dropped(item.reason, _drop_doc(item.id, item.file), item.detail))
         else:
             yield from read_kept(item)
+        yield from file_read()
 
 
 class ReadArxiv(beam.PTransform):
@@ -89,12 +99,8 @@ class ReadArxiv(beam.PTransform):
         self.limits = limits
 
     def expand(self, pbegin):
-        return (
-            pbegin
-            | "files" >> beam.Create(input_files(self.spec))
-            | "spread_files" >> beam.Reshuffle()
-            | "read_papers"
-            >> beam.ParDo(_ReadPapersFn(self.limits)).with_outputs(DROPPED, TALLY, main="docs")
+        return read_files(
+            pbegin, input_files(self.spec), _ReadPapersFn(self.limits), "read_papers", fmt.SOURCE
         )
 
 

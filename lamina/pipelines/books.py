@@ -1,6 +1,6 @@
 """The Books pipeline as one composite PTransform: Gutenberg books -> stripped, near-deduplicated.
 
-    files -> read (bytes -> text: UTF-8, else Windows-1252) -> strip_boilerplate (Gutenberg header and
+    files -> read (bytes -> text: UTF-8, else Windows-1252; binary content is a `binary` drop) -> strip_boilerplate (Gutenberg header and
     license footer, `lamina.formats.gutenberg`; lines removed are counted) -> near_duplicate
     -> docs/books/books.jsonl.gz
 
@@ -35,7 +35,15 @@ from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.readers import (
+    READ,
+    expand_inputs,
+    file_failed,
+    file_read,
+    read_drop,
+    read_files,
+    read_kept,
+)
 from lamina.pipelines.writers import ShardedName
 
 SOURCE = "books"
@@ -66,14 +74,17 @@ class _ReadBookFn(beam.DoFn):
             size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
             if size > self.max_bytes:
                 yield from read_drop(Dropped("too_long", doc, f"{label}: {size} bytes > {self.max_bytes}"))
+                yield from file_read()
                 return
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 data = f.read()
-        except Exception as e:  # noqa: BLE001 - a file we cannot read is a counted drop, not a crash
-            yield from read_drop(Dropped("malformed_record", doc, f"cannot read {path}: {e}"))
+        except Exception as e:  # noqa: BLE001 - a file we cannot read is a failed file, counted
+            yield from file_failed(path, e)
             return
         text, encoding = decode_book(data)
+        # random bytes decode as Windows-1252/Latin-1 text too: read_kept drops them as `binary`
         yield from read_kept(doc.replace(text=text).with_metadata(encoding=encoding))
+        yield from file_read()
 
 
 class StripBoilerplate(Stage):
@@ -168,12 +179,7 @@ class BooksSource(beam.PTransform):
         self.files = expand_inputs(self.spec, pattern=cfg.file_pattern)
         threshold = cfg.threshold()
         bands, rows = nd.band_params(threshold, cfg.num_perm)
-        read = (
-            pbegin
-            | "files" >> beam.Create(self.files)
-            | "spread_files" >> beam.Reshuffle()
-            | "read_books" >> beam.ParDo(_ReadBookFn(cfg.max_bytes)).with_outputs(DROPPED, TALLY, main="docs")
-        )
+        read = read_files(pbegin, self.files, _ReadBookFn(cfg.max_bytes), "read_books", SOURCE)
         funnel.add_stage(READ, read[DROPPED], read[TALLY])
         docs = funnel.apply(read.docs, StripBoilerplate())
         removed = docs | "boilerplate_lines" >> beam.Map(

@@ -8,14 +8,19 @@
 Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
 directly so Beam does not first try to download Prism. Everything lands under --out:
 docs/<source>/*.jsonl.gz, dropped/<source>/<reason>.jsonl.gz (--write-dropped), stats/<source>.json.
-After the run the statistics are read back and conservation (documents in = kept + dropped) is
-checked; a run that loses documents fails.
+
+Before anything runs, the options, the config (types included), the runner and every input are
+checked; a user mistake is one line (`lamina corpus: ...`, exit 2), never a traceback. The run writes
+into `<out>/.staging/`; only when it succeeded (conservation of documents and files holds, no more
+failed input files than `--allow-failed-inputs`) are a source's previous outputs replaced, so a
+failed rerun leaves them untouched (docs/inputs.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import importlib
 import json
 import shutil
@@ -28,9 +33,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from lamina.pipelines import options as opts
+from lamina.pipelines import progress, readers
 from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
 from lamina.pipelines.ledger import WriteLedger
-from lamina.pipelines.readers import ReadC4Json, ReadWet, expand_inputs
+from lamina.pipelines.readers import Fetch, InputError, ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import ShardedName, WriteDocs, WriteDropped
 from lamina.reports import provenance
 
@@ -40,6 +46,17 @@ WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "st
 # SOURCE_TRANSFORM(spec, config, funnel), a transform with settings() and output_name(); each has
 # a --<source>-input option and a [<source>] config table.
 MODULE_SOURCES = ("github", "arxiv", "wikipedia", "books", "stackexchange")
+STAGING = ".staging"  # <out>/.staging/: where a run writes until it has succeeded
+
+
+class UsageError(ValueError):
+    """A mistake on the command line (an unknown option, an unknown runner, no --models): one line."""
+
+
+class RunFailed(RuntimeError):
+    """The run finished but must not replace the previous outputs (failed input files): one line."""
+
+
 _INPUT_HELP = {
     "github": "GitHub parquet/jsonl files (default <input>/github)",
     "arxiv": "arXiv source files (default <input>/arxiv)",
@@ -81,13 +98,72 @@ def _parser() -> argparse.ArgumentParser:
         "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
     )
     p.add_argument("--runner", default=None, help=f"Beam runner (default {DEFAULT_RUNNER}, multi-process)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override one config setting (value read as TOML), e.g. --set ccnet.min_length=200",
+    )
+    p.add_argument(
+        "--allow-failed-inputs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="input files that may fail to open/fetch (reported in the statistics); default 0: fail",
+    )
     return p
+
+
+def _our_flags() -> list[str]:
+    return [o for a in _parser()._actions for o in a.option_strings if o.startswith("--")]
+
+
+def check_beam_args(beam_args: list[str]) -> None:
+    """Every option `lamina corpus` does not know goes to Beam. One that Beam does not know either and
+    that looks like ours (dashes, or close to one of our flags) is a mistake: Beam would only warn and
+    drop it (`--write-droped`), so it is an error naming the flag meant."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    beam_known = set(PipelineOptions([]).get_all_options())
+    ours = _our_flags()
+    for arg in beam_args:
+        if not arg.startswith("--"):
+            continue
+        name = arg[2:].split("=", 1)[0]
+        if name in beam_known or name.replace("-", "_") in beam_known:
+            continue
+        close = difflib.get_close_matches(f"--{name}", ours, n=1, cutoff=0.75)
+        if close or "-" in name:
+            hint = f" (did you mean {close[0]}?)" if close else f"; lamina corpus options: {', '.join(ours)}"
+            raise UsageError(f"unknown option --{name}{hint}")
+
+
+def check_runner(runner: str | None) -> None:
+    """A runner Beam knows by name, or a dotted class path that imports; else list the valid ones."""
+    if runner is None:
+        return
+    from apache_beam.runners.runner import _RUNNER_MAP
+
+    if runner.lower() in _RUNNER_MAP or runner.lower().removesuffix("runner") + "runner" in _RUNNER_MAP:
+        return
+    if "." in runner:
+        module, _, cls = runner.rpartition(".")
+        try:
+            if hasattr(importlib.import_module(module), cls):
+                return
+        except ImportError:
+            pass
+    skip = ("Test", "BundleBased", "Switching", "PythonRPC")
+    valid = ", ".join(sorted({p.rsplit(".", 1)[1] for p in _RUNNER_MAP.values()}))
+    valid = ", ".join(n for n in valid.split(", ") if not n.startswith(skip))
+    raise UsageError(f"unknown runner {runner!r}; valid: {valid} (or a full class path)")
 
 
 def beam_options(runner: str | None, beam_args: list[str], cfg: opts.CorpusConfig) -> PipelineOptions:
     """Beam options: the given runner and arguments, or the local multi-process FnApiRunner."""
     args = list(beam_args)
-    if runner is None or runner in ("DirectRunner", DEFAULT_RUNNER, "FnApiRunner"):
+    if _is_local(runner):
         runner = DEFAULT_RUNNER
         if not any(a.startswith("--direct_num_workers") for a in args):
             args.append(f"--direct_num_workers={cfg.run.direct_num_workers}")
@@ -96,9 +172,21 @@ def beam_options(runner: str | None, beam_args: list[str], cfg: opts.CorpusConfi
     return PipelineOptions([f"--runner={runner}", *args])
 
 
+def _is_local(runner: str | None) -> bool:
+    return runner is None or runner in ("DirectRunner", DEFAULT_RUNNER, "FnApiRunner")
+
+
 def _cc_default(inp: str) -> str:
     paths = f"{inp}/cc/wet.paths"
     return paths if FileSystems.exists(paths) else f"{inp}/cc"
+
+
+def _inputs(spec: str, flag: str, pattern: str = "*.warc.wet.gz") -> list[tuple[str, str]]:
+    """expand_inputs, with the flag that sets the input named in its error."""
+    try:
+        return expand_inputs(spec, pattern=pattern)
+    except InputError as e:
+        raise InputError(f"{e} (set the input with {flag})") from None
 
 
 def write_outputs(
@@ -159,13 +247,19 @@ class SourceBranch(beam.PTransform):
         inp, out = args.input.rstrip("/"), args.out.rstrip("/")
         models = resolve(args, cfg)
         write_dropped = args.write_dropped or cfg.run.write_dropped
+        fetch = Fetch(cfg.run.fetch_retries, cfg.run.fetch_backoff_s)
         if source in MODULE_SOURCES:
             spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
-            return build_source(pbegin, source, spec, out, getattr(cfg, source), write_dropped, args.ledger)
+            try:
+                return build_source(
+                    pbegin, source, spec, out, getattr(cfg, source), write_dropped, args.ledger
+                )
+            except InputError as e:
+                raise InputError(f"{e} (set the input with --{source}-input)") from None
         if source == "commoncrawl":
             funnel = Funnel("commoncrawl", "ccnet")
             read = pbegin | "read" >> ReadWet(
-                expand_inputs(args.cc_input or _cc_default(inp)), source, cfg.ccnet.max_bytes
+                _inputs(args.cc_input or _cc_default(inp), "--cc-input"), source, cfg.ccnet.max_bytes, fetch
             )
             funnel.add_stage("read", read.dropped, read.tally)
             kept = read.docs | "ccnet" >> CCNet(models, cfg.ccnet, funnel, self.cutoffs)
@@ -174,11 +268,11 @@ class SourceBranch(beam.PTransform):
             funnel = Funnel("c4", "c4")
             reads = []
             if "wet" in cfg.c4.inputs:
-                files = expand_inputs(args.cc_input or _cc_default(inp))
-                reads.append(pbegin | "read_wet" >> ReadWet(files, source, cfg.ccnet.max_bytes))
+                files = _inputs(args.cc_input or _cc_default(inp), "--cc-input")
+                reads.append(pbegin | "read_wet" >> ReadWet(files, source, cfg.ccnet.max_bytes, fetch))
             if "json" in cfg.c4.inputs:
-                files = expand_inputs(args.c4_input or f"{inp}/c4", pattern="*.json.gz")
-                reads.append(pbegin | "read_json" >> ReadC4Json(files, source))
+                files = _inputs(args.c4_input or f"{inp}/c4", "--c4-input", pattern="*.json.gz")
+                reads.append(pbegin | "read_json" >> ReadC4Json(files, source, fetch))
             if not reads:
                 raise ValueError(f"c4.inputs must name wet and/or json, not {cfg.c4.inputs}")
             read = _Reads(
@@ -196,7 +290,10 @@ class SourceBranch(beam.PTransform):
                 from lamina.filters.c4 import bad_words_provenance
 
                 lang = "en" if cfg.c4.language == "all" else cfg.c4.language
-                settings["badwords_list"] = bad_words_provenance(badwords, lang)
+                try:
+                    settings["badwords_list"] = bad_words_provenance(badwords, lang)
+                except OSError as e:  # a missing list: one line before the run, not a worker traceback
+                    raise InputError(f"c4 bad-words list: {e} (set it with --set c4.badwords=PATH)") from None
             if cfg.c4.language != "all":
                 settings["language_model"] = (
                     "langdetect 1.0.9 (seed 0)" if cfg.c4.language_id == "langdetect" else models.lid
@@ -213,14 +310,41 @@ class _Reads:
     tally: Any
 
 
-def _clear_local(out: str, source: str) -> None:
-    """Remove a previous run's outputs of `source` (local outputs only), so no stale file survives."""
-    if "://" in out:
+def _source_outputs(out: str, source: str) -> list[str]:
+    """The paths one source's run owns under `out` (folders and the statistics file)."""
+    return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json",
+            f"{out}/ledger/source={source}"]  # fmt: skip
+
+
+def _remove(path: str) -> None:
+    if "://" not in path:
+        p = Path(path)
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         return
-    for sub in ("docs", "dropped"):
-        shutil.rmtree(Path(out) / sub / source, ignore_errors=True)
-    shutil.rmtree(Path(out) / "ledger" / f"source={source}", ignore_errors=True)
-    (Path(out) / "stats" / f"{source}.json").unlink(missing_ok=True)
+    found = [m.path for r in FileSystems.match([path, f"{path}/**"]) for m in r.metadata_list]
+    if found:
+        FileSystems.delete(found)
+
+
+def _promote(staging: str, out: str, source: str) -> None:
+    """Replace `source`'s previous outputs under `out` by this run's, from `staging`. Local: a
+    rename per folder. Remote (gs://...): a rename per file (Beam's filesystems have no folders)."""
+    for new, old in zip(_source_outputs(staging, source), _source_outputs(out, source), strict=True):
+        _remove(old)
+        if "://" not in new:
+            if Path(new).exists():
+                Path(old).parent.mkdir(parents=True, exist_ok=True)
+                Path(new).replace(old)
+            continue
+        found = sorted(m.path for r in FileSystems.match([new, f"{new}/**"]) for m in r.metadata_list)
+        if found:
+            FileSystems.rename(found, [old + f[len(new) :] for f in found])
+
+
+def _clear_staging(staging: str, sources: list[str]) -> None:
+    for s in sources:
+        for path in _source_outputs(staging, s):
+            _remove(path)
 
 
 def read_stats(out: str, source: str) -> dict:
@@ -235,32 +359,57 @@ class CorpusRun:
 
 
 def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRun:
-    """Build and run the pipeline, check conservation. `test_pipeline`: run on that instead."""
+    """Validate, build and run the pipeline, check conservation and the input files, then replace
+    the previous outputs. `test_pipeline`: run on that instead. User mistakes raise ConfigError,
+    InputError or UsageError (one line each; `main` prints them), before anything is written."""
     args, beam_args = _parser().parse_known_args(argv)
-    cfg = opts.load_config(args.config)
+    check_beam_args(beam_args)
+    check_runner(args.runner)
+    cfg = opts.load_config(args.config, args.set)
     started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     for s in sources:
         if s not in WEB_SOURCES:
-            raise SystemExit(f"lamina corpus: unknown source {s!r} (one of {', '.join(WEB_SOURCES)})")
+            raise UsageError(f"unknown source {s!r} in --sources (one of {', '.join(WEB_SOURCES)})")
     from lamina.pipelines.model_paths import prepare, resolve
 
     dry = any(a.replace(" ", "").lower() in ("--dry_run=true", "--dry_run") for a in beam_args)
     cutoffs = prepare(resolve(args, cfg), cfg, sources, check=not dry)  # every model, before any worker
-    for s in sources:
-        _clear_local(args.out, s)
+    allowed = cfg.run.allow_failed_inputs if args.allow_failed_inputs is None else args.allow_failed_inputs
+    out = args.out.rstrip("/")
+    staging = f"{out}/{STAGING}"
+    staged = argparse.Namespace(**{**vars(args), "out": staging})
     p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
-    for s in sources:
-        _ = p | s >> SourceBranch(s, args, cfg, cutoffs)
-    result = p.run()
-    result.wait_until_finish()
+    readers.FILES_LISTED.clear()
+    for s in sources:  # building the branches expands (and so checks) every input
+        _ = p | s >> SourceBranch(s, staged, cfg, cutoffs)
+    totals = {s: n for s, n in readers.FILES_LISTED.items() if s in sources}
     if _dry_run(p):
-        return CorpusRun({}, result)
-    stats = {s: read_stats(args.out, s) for s in sources}
-    provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
+        return CorpusRun({}, p.run())
+    _clear_staging(staging, sources)  # a previous failed run's leftovers; the outputs stay
+    if test_pipeline is not None or _is_local(args.runner):
+        with progress.quiet_stderr(), progress.local_progress(totals, cfg.run.progress_s):
+            result = p.run()
+            result.wait_until_finish()
+    else:
+        result = p.run()
+        progress.remote_progress(result, cfg.run.progress_s, sources)
+        result.wait_until_finish()
+    stats = {s: read_stats(staging, s) for s in sources}
     for s, st in stats.items():
-        check_conservation(st, f"{args.out}/stats/{s}.json")
+        check_conservation(st, f"{out}/stats/{s}.json")
     _cross_check_metrics(result, stats)
+    failed = [(s, f) for s, st in stats.items() for f in st.get("files", {}).get("failed_files", [])]
+    if len(failed) > allowed:
+        s, first = failed[0]
+        more = f" and {len(failed) - 1} more (see {staging}/stats/)" if len(failed) > 1 else ""
+        raise RunFailed(
+            f"{len(failed)} input file(s) could not be read: {first['file']}: {first.get('error', '')}{more}; "
+            f"previous outputs left untouched (pass --allow-failed-inputs {len(failed)} to accept the rest)"
+        )
+    for s in sources:
+        _promote(staging, out, s)
+    provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
 
 
@@ -295,12 +444,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         stats = run(argv).stats
-    except ModelError as e:
+    except (ModelError, opts.ConfigError, InputError, UsageError, RunFailed) as e:
         print(f"lamina corpus: {e}", file=sys.stderr)
         return 2
     out = args.out.rstrip("/")
     for s, st in stats.items():
         drops = ", ".join(f"{r} {n}" for r, n in st["dropped"].items())
         print(f"{s}: {st['documents_in']} in, {st['documents_kept']} kept; dropped: {drops or 'none'}")
+        files = st.get("files", {})
+        if files.get("failed"):
+            print(
+                f"  {files['failed']} of {files['matched']} input files FAILED (allowed by --allow-failed-inputs):"
+            )
+            for f in files["failed_files"]:
+                print(f"    {f['file']}: {f.get('error', '')}")
         print(f"  documents: {out}/docs/{s}/   statistics: {out}/stats/{s}.json")
     return 0

@@ -1,7 +1,8 @@
 """The GitHub pipeline (RedPajama's rules, RECIPE.md) as one composite PTransform.
 
 Stages, in the order that names a drop (interfaces.md):
-  read (malformed_record: a row without repo_name/path, an unreadable file)
+  read (malformed_record: a row without repo_name/path; binary: NUL/control characters, see
+     `lamina.filters.binary`)
   -> license: the repository's license is not MIT / BSD / Apache
   -> duplicate_content: exact dedup on sha256 of the file content across the whole input, a Beam
      shuffle (content hash -> files); the first file by (repo_name, path) is kept (the same choice on
@@ -25,11 +26,20 @@ import hashlib
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from lamina.documents import Document, stable_id
+from lamina.documents import Document
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, KeepFirst, Stage
-from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.readers import (
+    READ,
+    NoInputFiles,
+    expand_inputs,
+    file_failed,
+    file_read,
+    read_drop,
+    read_files,
+    read_kept,
+)
 from lamina.pipelines.writers import ShardedName
 
 
@@ -58,10 +68,10 @@ def input_files(spec: str) -> list[tuple[str, str]]:
     for pattern in ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz"):
         try:
             found.update(expand_inputs(spec, pattern=pattern))
-        except FileNotFoundError:
+        except NoInputFiles:
             pass
     if not found:
-        raise FileNotFoundError(f"no GitHub export files (*.parquet, *.jsonl[.gz], *.json[.gz]) under {spec}")
+        raise NoInputFiles(f"no GitHub export files (*.parquet, *.jsonl[.gz], *.json[.gz]) under {spec}")
     return sorted(found)
 
 
@@ -86,11 +96,12 @@ class _ReadFilesFn(beam.DoFn):
         path, label = path_label
         try:
             f = FileSystems.open(path, compression_type="uncompressed")
-        except Exception as e:  # noqa: BLE001 - an unreadable file is a counted drop naming it
-            yield from _drop(fmt.RowDrop(stable_id(fmt.SOURCE, label), label, -1, f"cannot open {path}: {e}"))
+        except Exception as e:  # noqa: BLE001 - an unreadable file is a failed file, counted
+            yield from file_failed(path, e)
             return
         with f:
             yield from _emit(fmt.iter_rows(f, label, self.input_format))
+        yield from file_read()
 
 
 class _QueryFn(beam.DoFn):
@@ -119,12 +130,8 @@ class ReadGitHub(beam.PTransform):
                 | "query" >> beam.Create([self.spec])
                 | "read_bigquery" >> beam.ParDo(_QueryFn(self.cfg)).with_outputs(*outputs, main="docs")
             )
-        return (
-            pbegin
-            | "files" >> beam.Create(input_files(self.spec))
-            | "spread_files" >> beam.Reshuffle()
-            | "read_rows"
-            >> beam.ParDo(_ReadFilesFn(self.cfg.input_format)).with_outputs(*outputs, main="docs")
+        return read_files(
+            pbegin, input_files(self.spec), _ReadFilesFn(self.cfg.input_format), "read_rows", fmt.SOURCE
         )
 
 

@@ -3,12 +3,17 @@
 Every field has its unit and its reason. `load_config(path)` reads a TOML file whose tables are
 `[ccnet]`, `[c4]`, `[models]`, `[run]` and one per other source; missing keys keep the defaults below
 (which are the recipe's numbers). docs/configs.md documents every table and key.
+`--set table.key=value` overrides (the value read as TOML, else as a string) are applied on top.
+Every value is checked against its field's type before anything runs: a mistake is one
+`ConfigError` line naming the file, table, key, what was expected and what was found.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +108,10 @@ class ModelsConfig:
 class RunConfig:
     direct_num_workers: int = 2  # processes of the local multi-process runner
     write_dropped: bool = False  # also write every dropped document under dropped/<source>/
+    allow_failed_inputs: int = 0  # input files that may fail to open/fetch before the run fails
+    fetch_retries: int = 5  # retries of a URL after a 429/5xx/network error (CC answers 503 under load)
+    fetch_backoff_s: float = 1.0  # seconds before the first retry, doubling (1+2+4+8+16 s)
+    progress_s: float = 10.0  # seconds between progress lines on the local runner; 0 = none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,39 +131,141 @@ class CorpusConfig:
 TABLES = ("ccnet", "c4", "models", "run", "github", "arxiv", "wikipedia", "books", "stackexchange")
 
 
+class ConfigError(ValueError):
+    """A mistake in a corpus config or a --set override: one line saying where and what to fix."""
+
+
+def _type_name(hint) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return "true or false"
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a string"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0]).removeprefix('a ').removeprefix('an ')}s"
+        return f"a list of {len(args)} values"
+    if origin is dict:
+        return "a table"
+    return str(hint)
+
+
+def _check(hint, v) -> Any:
+    """`v` converted to `hint` (a TOML int for a float, a list for a tuple), or raise TypeError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        if isinstance(v, bool):
+            return v
+    elif hint is int:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    elif hint is float:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+    elif hint is str:
+        if isinstance(v, str):
+            return v
+    elif origin in (typing.Union, types.UnionType):
+        for a in args:
+            try:
+                return _check(a, v)
+            except TypeError:
+                continue
+    elif origin is tuple:
+        if isinstance(v, list | tuple):
+            each = [args[0]] * len(v) if len(args) == 2 and args[1] is Ellipsis else list(args)
+            if len(each) == len(v):
+                return tuple(_check(a, x) for a, x in zip(each, v, strict=True))
+    elif origin is dict:
+        if isinstance(v, dict):
+            return {k: _check(args[1], x) for k, x in v.items()} if args else v
+    else:
+        return v
+    raise TypeError(_type_name(hint))
+
+
+def _found(v) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "the string"}.get(type(v))
+    if kind is None:
+        kind = (
+            "a list"
+            if isinstance(v, list | tuple)
+            else "a table"
+            if isinstance(v, dict)
+            else type(v).__name__
+        )
+    return f"{kind} {v!r}" if not isinstance(v, dict) else kind
+
+
 def _build(cls, table: dict[str, Any], where: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(table) - set(fields)
     if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}")
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
     values = {}
     for k, v in table.items():
-        if isinstance(v, list) and k != "cutoffs":
-            v = tuple(v)
-        values[k] = v
-    return cls(**values)
+        try:
+            values[k] = _check(hints[k], v)
+        except TypeError as e:
+            raise ConfigError(f"{where} {k}: expected {e}, got {_found(v)}") from None
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
-def load_config(path: str | Path | None = None) -> CorpusConfig:
-    """Read a TOML config; None gives the defaults."""
-    if path is None:
-        return CorpusConfig()
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
+def parse_set(item: str) -> tuple[str, str, Any]:
+    """`table.key=value` -> (table, key, value); the value is read as a TOML value (`0.5`, `true`,
+    `["en", "de"]`, `{en = [1, 2]}`), else taken as a plain string (`ccnet_en`)."""
+    name, sep, raw = item.partition("=")
+    table, dot, key = name.strip().partition(".")
+    if not sep or not dot or not table or not key:
+        raise ConfigError(f"--set {item!r}: expected table.key=value (e.g. --set ccnet.min_length=200)")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return table, key, value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CorpusConfig:
+    """Read a TOML config (None: the defaults) with `--set` overrides applied on top."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"--config {path}: no such file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    where = str(path) if path is not None else "the config"
+    for item in overrides:
+        table, key, value = parse_set(item)
+        if table not in TABLES:
+            raise ConfigError(f"--set {item}: unknown table {table!r} (known: {', '.join(TABLES)})")
+        data.setdefault(table, {})[key] = value
+        if overrides and path is None:
+            where = "--set"
     unknown = set(data) - set(TABLES)
     if unknown:
-        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)} (known: {', '.join(TABLES)})")
-    return CorpusConfig(
-        ccnet=_build(CCNetConfig, data.get("ccnet", {}), f"{path} [ccnet]"),
-        c4=_build(C4PipelineConfig, data.get("c4", {}), f"{path} [c4]"),
-        models=_build(ModelsConfig, data.get("models", {}), f"{path} [models]"),
-        run=_build(RunConfig, data.get("run", {}), f"{path} [run]"),
-        github=_build(GitHubPipelineConfig, data.get("github", {}), f"{path} [github]"),
-        arxiv=_build(ArxivPipelineConfig, data.get("arxiv", {}), f"{path} [arxiv]"),
-        wikipedia=_build(WikipediaConfig, data.get("wikipedia", {}), f"{path} [wikipedia]"),
-        books=_build(BooksConfig, data.get("books", {}), f"{path} [books]"),
-        stackexchange=_build(StackExchangeConfig, data.get("stackexchange", {}), f"{path} [stackexchange]"),
-    )
+        raise ConfigError(f"{where}: unknown table(s) {sorted(unknown)} (known: {', '.join(TABLES)})")
+    hints = typing.get_type_hints(CorpusConfig)
+    built = {}
+    for table in TABLES:
+        if table not in data:
+            continue
+        if not isinstance(data[table], dict):
+            raise ConfigError(f"{where}: {table} must be a table ([{table}]), got {_found(data[table])}")
+        built[table] = _build(hints[table], data[table], f"{where} [{table}]")
+    return CorpusConfig(**built)
 
 
 def as_dict(cfg: Any) -> dict:

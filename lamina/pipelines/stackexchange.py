@@ -27,10 +27,11 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from lamina.documents import Document, stable_id
+from lamina.filters.binary import BINARY, binary_reason
 from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
-from lamina.pipelines.accounting import Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs
+from lamina.pipelines.accounting import FILES, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.readers import expand_inputs, file_failed, file_read
 from lamina.pipelines.writers import MetadataName
 
 SOURCE = "stackexchange"
@@ -48,11 +49,8 @@ def _read_rows(path_label):
     site = site_of(label)
     try:
         f = FileSystems.open(path, compression_type="uncompressed")
-    except Exception as e:  # noqa: BLE001 - a file we cannot open is a counted drop, not a crash
-        yield (
-            (site, "x", label, 0),
-            PostDrop(site, "malformed_record", label, 0, "", f"cannot open {path}: {e}"),
-        )
+    except Exception as e:  # noqa: BLE001 - a file we cannot open is a failed file, counted
+        yield from file_failed(path, e)
         return
     with f:
         for item in iter_posts(path, fileobj=f, label=label, site=site):
@@ -64,6 +62,7 @@ def _read_rows(path_label):
                 yield (site, "t", item.parent_id), item
             else:
                 yield (site, "p", item.id), item
+    yield from file_read()
 
 
 def _row_document(p: Post | PostDrop) -> Document:
@@ -121,7 +120,9 @@ class Threads(Stage):
             for a in answers:
                 yield Dropped("orphan_answer", _row_document(a), f"question {a.parent_id} is not in {a.file}")
             return
-        yield thread_document(questions[0], answers)
+        doc = thread_document(questions[0], answers)
+        why = binary_reason(doc.text)
+        yield Dropped(BINARY, doc, why) if why else doc
         for q in questions[1:]:
             detail = (
                 f"{q.file} row {q.row}: a second question with Id {q.id} (first at row {questions[0].row})"
@@ -141,13 +142,15 @@ class StackExchangeSource(beam.PTransform):
     def expand(self, pbegin):
         funnel = self.funnel
         self.files = expand_inputs(self.spec, pattern=self.config.file_pattern)
-        grouped = (
-            pbegin
-            | "files" >> beam.Create(self.files)
+        listed = pbegin | "files" >> beam.Create(self.files)
+        rows = (
+            listed
             | "spread_files" >> beam.Reshuffle()
-            | "read_rows" >> beam.FlatMap(_read_rows)
-            | "group_threads" >> beam.GroupByKey()
+            | "read_rows" >> beam.FlatMap(_read_rows).with_outputs(TALLY, main="rows")
         )
+        funnel.add_tally(rows[TALLY])
+        funnel.add_tally(listed | "files_matched" >> beam.Map(lambda _: ((FILES, "matched", ""), 1)))
+        grouped = rows.rows | "group_threads" >> beam.GroupByKey()
         docs = funnel.apply(grouped, Threads())
         answers = docs | "answers" >> beam.Map(
             lambda d: (d.metadata["site"], d.id, len(d.metadata["answer_ids"]))

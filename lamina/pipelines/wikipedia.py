@@ -20,10 +20,19 @@ import dataclasses
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from lamina.documents import Document, stable_id
+from lamina.documents import Document
+from lamina.filters.binary import BINARY, binary_reason
 from lamina.formats import wikipedia as wiki
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import READ, expand_inputs, read_drop, read_kept
+from lamina.pipelines.readers import (
+    READ,
+    expand_inputs,
+    file_failed,
+    file_read,
+    read_drop,
+    read_files,
+    read_kept,
+)
 from lamina.pipelines.writers import MetadataName
 
 SOURCE = "wikipedia"
@@ -65,9 +74,8 @@ class _ReadPagesFn(beam.DoFn):
         path, label = path_label
         try:
             f = FileSystems.open(path, compression_type="uncompressed")
-        except Exception as e:  # noqa: BLE001 - a file we cannot open is a counted drop, not a crash
-            doc = Document(stable_id(SOURCE, label), SOURCE, "", {"file": label})
-            yield from read_drop(Dropped("malformed_record", doc, f"cannot open {path}: {e}"))
+        except Exception as e:  # noqa: BLE001 - a file we cannot open is a failed file, counted
+            yield from file_failed(path, e)
             return
         site = wiki.SiteInfo()
         with f:
@@ -79,10 +87,11 @@ class _ReadPagesFn(beam.DoFn):
                     yield from read_drop(_wiki_drop(item))
                 else:
                     yield from read_kept((item, site))
+        yield from file_read()
 
 
 class Articles(Stage):
-    """(Page, SiteInfo) -> the cleaned article, or namespace / redirect / too_long / empty."""
+    """(Page, SiteInfo) -> the cleaned article, or namespace / redirect / too_long / empty / binary."""
 
     name = "articles"
 
@@ -98,6 +107,9 @@ class Articles(Stage):
         out = wiki.page_to_document(page, cleaner, site)
         if isinstance(out, wiki.WikiDrop):
             return _wiki_drop(out)
+        why = binary_reason(out.text)
+        if why:
+            return Dropped(BINARY, out.with_metadata(key=page.key), why)
         return out.with_metadata(key=page.key)
 
 
@@ -116,15 +128,9 @@ class WikipediaSource(beam.PTransform):
         self.files, self.skipped = select_dumps(
             expand_inputs(self.spec, pattern=cfg.file_pattern), cfg.languages
         )
-        read = (
-            pbegin
-            | "files" >> beam.Create(self.files)
-            | "spread_files" >> beam.Reshuffle()
-            | "read_pages"
-            >> beam.ParDo(_ReadPagesFn(cfg.max_text_chars)).with_outputs(DROPPED, TALLY, main="pages")
-        )
+        read = read_files(pbegin, self.files, _ReadPagesFn(cfg.max_text_chars), "read_pages", SOURCE)
         funnel.add_stage(READ, read[DROPPED], read[TALLY])
-        pages = read.pages | "spread_pages" >> beam.Reshuffle()
+        pages = read.docs | "spread_pages" >> beam.Reshuffle()
         docs = funnel.apply(pages, Articles())
         funnel.distribution(
             docs | "length" >> beam.Map(lambda d: (d.metadata["lang"], d.id, len(d.text))), "length"

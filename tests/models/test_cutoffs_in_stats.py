@@ -31,3 +31,36 @@ def test_cutoffs_applied_and_their_origin_are_in_the_statistics(sample_world, sa
     st = _run(sample_world, sample_models, tmp_path / "run", '[ccnet]\nwikiref = false\ncutoffs = "run"\n')
     applied = st["settings"]["cutoffs_applied"]["en"]
     assert applied["origin"].startswith("run: p30/p60") and applied["p30"] < applied["p60"]
+
+
+def _buckets(out) -> dict[str, str]:
+    import gzip
+
+    got = {}
+    for f in sorted((out / "docs" / "commoncrawl").glob("*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                got[row["metadata"]["record_id"]] = row["metadata"]["bucket"]  # ids include the file label
+    return got
+
+
+def test_with_fixed_cutoffs_a_documents_bucket_does_not_depend_on_the_rest_of_the_run(
+    sample_world, sample_models, tmp_path
+):
+    """One dump run alone and the same dump run with another: every document of the first dump gets
+    the same bucket (per-dump line dedup, so its text is the same in both runs; every bucket kept)."""
+    toml = '[ccnet]\nwikiref = false\ndedup_scope = "dump"\nkeep_buckets = ["head", "middle", "tail"]\n'
+    dump = sorted((sample_world / "cc").glob("CC-MAIN-*"))[0]
+    alone, both = tmp_path / "alone", tmp_path / "both"
+    for where, cc in ((alone, dump), (both, sample_world / "cc")):
+        where.mkdir()
+        (where / "c.toml").write_text(toml)
+        argv = ["--input", str(sample_world), "--models", str(sample_models), "--out", str(where / "out"),
+                "--config", str(where / "c.toml"), "--sources", "commoncrawl", "--cc-input", str(cc),
+                f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
+        run(argv)
+    a, b = _buckets(alone / "out"), _buckets(both / "out")
+    assert len(a) >= 30 and len(b) > len(a) and set(a) <= set(b)
+    assert {i: b[i] for i in a} == a
+    assert {"head", "middle", "tail"} <= set(a.values())

@@ -23,7 +23,11 @@ def test_reads_real_cc_wet(shared_data):
     assert m["domain"] == "an.wikipedia.org"
     assert m["dump"] == "CC-MAIN-2024-22"  # from warcinfo isPartOf
     assert m["file"] == "whirlwind.warc.wet.gz"
-    assert doc.id == stable_id("commoncrawl", m["record_id"])
+    # the id: input identity (the file's CC name) + the record's index (warcinfo is record 0)
+    assert (
+        doc.id == stable_id("commoncrawl", "whirlwind.warc.wet.gz", "1")
+        and len(doc.id) == len("commoncrawl/") + 32
+    )
     assert not doc.text.startswith("Escopete - Biquipedia")  # the title line is metadata
     assert "Escopete" in doc.text and "\r" not in doc.text
 

@@ -5,6 +5,9 @@ tiny model, through the real Trainer."""
 
 import importlib.util
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -122,6 +125,79 @@ def test_arguments(gc, capsys):
     for bad in (["--modes", "manual,bogus"], ["--only", "nope"], ["--device", "tpu"]):
         with pytest.raises(SystemExit):
             gc.parse(bad)
-    if not torch.cuda.is_available():
-        assert gc.main(["--out", "/nonexistent/never-written.json"]) == 2
-        assert "no CUDA device here" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the no-CUDA path")
+def test_without_cuda_it_still_writes_the_json_saying_why(gc, tmp_path, capsys):
+    out = tmp_path / "sub" / "g.json"
+    assert gc.main(["--out", str(out)]) == 2
+    assert "no CUDA device here" in capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert report["ok"] is False and "no CUDA device" in report["error"] and report["environment"]["torch"]
+
+
+def test_an_unwritable_out_is_one_line_before_any_check(gc, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert gc.main(["--device", "cpu", "--only", "environment", "--out", str(blocker / "g.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gpu-check: cannot write") and err.count("\n") == 1
+
+
+# A run ended from outside: the check still running is recorded as failed and the JSON keeps the
+# checks before it. In a subprocess: the abort ends the process (os._exit).
+ABORT_SCRIPT = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("gpu_check", sys.argv[1])
+gc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gc)
+gc.GRACE_S, gc.HANG_S = 0.5, 0.5
+
+def stubborn(args, device, deadline):  # swallows SIGALRM's interruption, as a broad `except` would
+    print("stubborn started", flush=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.05)
+        except Exception:
+            pass
+    return {}
+
+args = gc.parse(["--device", "cpu", "--budget", sys.argv[3]])
+gc.run_checks({"environment": gc.check_environment, "stubborn": stubborn}, args, gc.torch.device("cpu"),
+              gc.Path(sys.argv[2]))
+print("not reached", flush=True)
+"""
+
+
+def _abort_run(tmp_path, budget: str, terminate: bool):
+    out = tmp_path / "g.json"
+    script = tmp_path / "abort.py"
+    script.write_text(ABORT_SCRIPT)
+    cmd = [sys.executable, str(script), str(ROOT / "scripts" / "gpu_check.py"), str(out), budget]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    if terminate:
+        assert proc.stdout.readline().startswith("gpu-check environment")
+        assert proc.stdout.readline() == "stubborn started\n"
+        proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    report = json.loads(out.read_text())
+    return proc.returncode, time.monotonic() - t0, stdout + stderr, report
+
+
+def test_sigterm_records_the_running_check_and_keeps_the_figures(tmp_path):
+    rc, _, printed, report = _abort_run(tmp_path, "600", terminate=True)
+    assert rc == 1 and "not reached" not in printed
+    assert report["checks"]["environment"]["status"] == "ok"  # what ran before is kept
+    stubborn = report["checks"]["stubborn"]
+    assert stubborn["status"] == "failed" and "SIGTERM" in stubborn["error"]
+    assert report["ok"] is False and "SIGTERM" in report["aborted"]
+
+
+def test_a_check_that_ignores_the_alarm_is_ended_by_the_watchdog(tmp_path):
+    rc, seconds, printed, report = _abort_run(tmp_path, "5", terminate=False)
+    assert rc == 1 and "not reached" not in printed and seconds < 30
+    stubborn = report["checks"]["stubborn"]
+    assert stubborn["status"] == "failed" and "not interruptible" in stubborn["error"]
+    assert report["checks"]["environment"]["status"] == "ok" and report["ok"] is False
