@@ -86,6 +86,7 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
 bench: venv tools ## benchmarks: ratios against a baseline, side by side
+	-$(MAKE) -s datatrove-venv || echo "datatrove could not be installed: lamina bench datatrove will skip"
 	$(LAMINA) bench
 
 gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
@@ -138,3 +139,19 @@ $(WORKER_VENV)/.installed: setup.py requirements.txt
 	$(WORKER_VENV)/bin/python -m pip install -q -c $$tmp/constraints.txt $$tmp/lamina-*.tar.gz; \
 	$(WORKER_VENV)/bin/python -m pip uninstall -q -y lamina; rm -rf $$tmp; \
 	touch $@; echo "built $(WORKER_VENV) in $$(( $$(date +%s) - t0 )) s"
+
+# datatrove for `lamina bench datatrove`, in its own venv (datatrove[processing] pulls
+# fasttext-numpy2-wheel, which must not sit beside `fasttext` in .venv). Cached like the worker venv;
+# `make bench` goes on without it when it cannot be installed (the benchmark then says it skipped).
+DATATROVE_KEY := $(shell cat requirements-datatrove.txt 2>/dev/null | sha256sum | cut -c1-12)
+DATATROVE_VENV := $(LAMINA_CACHE)/datatrove-venv-$(DATATROVE_KEY)
+export LAMINA_DATATROVE_VENV := $(abspath $(DATATROVE_VENV))
+
+.PHONY: datatrove-venv
+datatrove-venv: $(DATATROVE_VENV)/.installed ## datatrove[processing] in its own cached venv (for lamina bench datatrove)
+	@echo $(DATATROVE_VENV)
+$(DATATROVE_VENV)/.installed: requirements-datatrove.txt
+	@set -e; rm -rf $(DATATROVE_VENV); t0=$$(date +%s); \
+	$(PYTHON) -m venv $(DATATROVE_VENV); \
+	$(DATATROVE_VENV)/bin/python -m pip install -q -r requirements-datatrove.txt; \
+	touch $@; echo "built $(DATATROVE_VENV) in $$(( $$(date +%s) - t0 )) s"

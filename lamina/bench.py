@@ -12,9 +12,10 @@ BENCHES = {
     "shards": ("lamina.tokenize.bench", "tokens/s/core of the shard writer vs SentencePiece encode"),
     "block": ("lamina.pretrain.bench_block", "activation bytes and step time per checkpointing mode"),
     "train": ("lamina.pretrain.bench_train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
-    "scale": (
-        "lamina.pipelines.bench_scale",
-        "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2 workers",
+    "scale": ("lamina.pipelines.bench_scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
+    "datatrove": (
+        "lamina.pipelines.bench_datatrove",
+        "C4 and CCNet chains vs datatrove: docs/s/core, agreement",
     ),
 }
 

@@ -24,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from lamina.documents import Document, stable_id
 from lamina.filters import latex
+from lamina.filters.binary import BINARY, binary_reason
 from lamina.formats import arxiv as fmt
 from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
 from lamina.pipelines.readers import (
@@ -105,7 +106,7 @@ class ReadArxiv(beam.PTransform):
 
 
 class CleanLatex(Stage):
-    """Paper -> cleaned Document, or `no_section`."""
+    """Paper -> cleaned Document, or `no_section`, or `binary` (NUL/control characters)."""
 
     name = "clean"
     counts_lines = True
@@ -131,7 +132,8 @@ class CleanLatex(Stage):
             return Dropped(
                 c.reason, doc.replace(text=merged), "no sectioning command after \\begin{document}"
             )
-        return doc
+        why = binary_reason(doc.text)
+        return Dropped(BINARY, doc, why) if why else doc
 
     def lines_of(self, element, result):
         return sum(1 for text in element.files.values() for line in text.split("\n") if line.strip())

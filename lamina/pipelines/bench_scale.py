@@ -179,6 +179,13 @@ def run_point(argv: list[str], work: Path) -> dict:
     return got
 
 
+def error_line(e: Exception) -> str:
+    """The last line of a failed run's message that names an error (e.g. a ConservationError)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    named = [x for x in lines if "Error" in x or "error" in x]
+    return (named or lines or ["unknown error"])[-1][:400]
+
+
 # ---------------------------------------------------------------- ground truth and outputs
 
 
@@ -272,13 +279,14 @@ def _ensure_base(sample: Path | None, models: Path | None, work: Path) -> tuple[
 
 
 def make_world(work: Path, n: int) -> tuple[Path, float]:
-    """The scaled world of `n` copies under `work/world-<n>` and its generation rate (documents/s)."""
+    """The scaled world of `n` rewritten copies under `work/world-<n>` (scale_world's keep_sample=False)
+    and its generation rate (documents/s, sample world included)."""
     from lamina.sample import write_sample_world
     from lamina.sample.scale import scale_world
 
     t0 = time.perf_counter()
     root = write_sample_world(work / f"world-{n}", seed=0)
-    got = scale_world(root, n, seed=0)
+    got = scale_world(root, n, seed=0, keep_sample=False)  # n rewritten copies: one mixture at every n
     return root, got["documents"] / (time.perf_counter() - t0)
 
 
@@ -329,6 +337,7 @@ def _bench(args: argparse.Namespace, work: Path) -> list[dict]:
             f"{'worker MB':>10}{'tree MB':>8}{'group B':>10}{'group elems':>12}{'shuffle B/B':>12}"
             f"{'shards':>7}{'max shard kB':>13}  quality"
         )
+        failed: dict[tuple[str, int], str] = {}
         for source in sources:
             runs: dict[int, list[dict]] = {w: [] for w in workers}
             for rep in range(args.repeats):
@@ -338,9 +347,15 @@ def _bench(args: argparse.Namespace, work: Path) -> list[dict]:
                     argv = ["--input", str(world), "--models", str(models), "--out", str(out), "--sources", source,
                             "--write-dropped", f"--runner={DEFAULT_RUNNER}", f"--direct_num_workers={w}",
                             "--direct_running_mode=multi_processing"]  # fmt: skip
-                    runs[w].append(run_point(argv, work))
+                    try:
+                        runs[w].append(run_point(argv, work))
+                    except RuntimeError as e:  # a failed point is a finding: print it, go on
+                        failed[(source, w)] = error_line(e)
             for w in workers:
                 rs = runs[w]
+                if not rs:
+                    print(f"{source:<14}{w:>2}  FAILED: {failed[(source, w)]}", flush=True)
+                    continue
                 out = work / f"out-{n}-{source}-{w}"
                 st = rs[-1]["stats"][source]
                 wall = statistics.median(r["wall"] for r in rs)

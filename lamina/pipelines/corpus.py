@@ -376,6 +376,8 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     dry = any(a.replace(" ", "").lower() in ("--dry_run=true", "--dry_run") for a in beam_args)
     cutoffs = prepare(resolve(args, cfg), cfg, sources, check=not dry)  # every model, before any worker
     allowed = cfg.run.allow_failed_inputs if args.allow_failed_inputs is None else args.allow_failed_inputs
+    if allowed < 0:
+        raise UsageError(f"--allow-failed-inputs must be >= 0, not {allowed}")
     out = args.out.rstrip("/")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
@@ -397,7 +399,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         result.wait_until_finish()
     stats = {s: read_stats(staging, s) for s in sources}
     for s, st in stats.items():
-        check_conservation(st, f"{out}/stats/{s}.json")
+        check_conservation(st, f"{staging}/stats/{s}.json")
     _cross_check_metrics(result, stats)
     failed = [(s, f) for s, st in stats.items() for f in st.get("files", {}).get("failed_files", [])]
     if len(failed) > allowed:
@@ -405,7 +407,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         more = f" and {len(failed) - 1} more (see {staging}/stats/)" if len(failed) > 1 else ""
         raise RunFailed(
             f"{len(failed)} input file(s) could not be read: {first['file']}: {first.get('error', '')}{more}; "
-            f"previous outputs left untouched (pass --allow-failed-inputs {len(failed)} to accept the rest)"
+            f"previous outputs left untouched (pass --allow-failed-inputs {len(failed)} to accept them)"
         )
     for s in sources:
         _promote(staging, out, s)

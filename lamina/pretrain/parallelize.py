@@ -77,8 +77,9 @@ def apply_tp(
     sequence length divisible by the TP degree. With `loss_parallel` the model returns
     vocabulary-sharded logits: compute the loss, and run its backward, inside `loss_context(model)`."""
     tp = tp_mesh.size()
-    if model.config.n_heads % tp:
-        raise ValueError(f"tp {tp} does not divide n_heads {model.config.n_heads}")
+    error = tp_shape_error(model.config, tp)
+    if error:
+        raise ValueError(error)
     parallelize_module(
         model, tp_mesh, {**ROOT_PLAN, "output": LOSS_PARALLEL_OUTPUT} if loss_parallel else ROOT_PLAN
     )
@@ -87,6 +88,20 @@ def apply_tp(
         parallelize_module(block, tp_mesh, BLOCK_PLAN)
     if async_tp and tp_mesh.device_type == "cuda":
         enable_async_tp(tp_mesh)
+
+
+def tp_shape_error(config, tp: int) -> str | None:
+    """Why `config` cannot be split over `tp` ranks (heads and feed-forward units evenly), or None.
+    An uneven hidden split is refused here: DTensor's row-parallel w2 fails on it deep in a matmul
+    ("a and b must have same reduction dim") in every checkpointing mode but manual."""
+    if config.n_heads % tp:
+        return f"tp {tp} does not divide n_heads {config.n_heads}"
+    if config.hidden_dim % tp:
+        return (
+            f"tp {tp} does not divide the feed-forward width {config.hidden_dim} (2/3 x 4 x dim {config.dim} "
+            f"rounded up to multiple_of {config.multiple_of}): set model_overrides.multiple_of to a multiple of {tp}"
+        )
+    return None
 
 
 def enable_async_tp(tp_mesh: DeviceMesh) -> None:

@@ -408,6 +408,24 @@ def _samples_section(s: SourceStats) -> str:
     return "\n".join(parts)
 
 
+def _input_files_rows(s: SourceStats) -> str:
+    """The run's input files (stats `files`, docs/inputs.md): matched, read, failed, each failed one."""
+    f = s.raw.get("files")
+    if not isinstance(f, dict):
+        return ""
+    cls = "" if f.get("conservation_ok", True) else ' class="bad"'
+    rows = [
+        f'<tr><th class="name">input files</th><td class="name"{cls}>{_n(f.get("matched"))} matched, '
+        f"{_n(f.get('read'))} read, {_n(f.get('failed'))} failed</td></tr>"
+    ]
+    for x in f.get("failed_files") or []:
+        rows.append(
+            f'<tr><th class="name">failed file</th><td class="name bad">{escape(str(x.get("file", "")))}: '
+            f"{escape(str(x.get('error', '')))}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
 def render_source(s: SourceStats, dists: dict) -> str:
     plots.reset_ids()
     funnel_svg = (
@@ -425,6 +443,7 @@ def render_source(s: SourceStats, dists: dict) -> str:
 <tr><th class="name">kept</th><td>{_n(s.documents_kept)} ({_pct(s.documents_kept, s.documents_in)})</td></tr>
 <tr><th class="name">dropped</th><td>{_n(sum(s.dropped.values()))}</td></tr>
 <tr><th class="name">conservation</th><td class="name">{conservation_cell(s)}</td></tr>
+{_input_files_rows(s)}
 </table>
 <p class="muted">From {escape(str(s.path))}</p>
 <h2>Funnel</h2>

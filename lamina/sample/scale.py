@@ -247,12 +247,12 @@ def _offset_id(m: re.Match, c: int) -> str:
 _SE_ID_RE = re.compile(r'\b(Id|ParentId|AcceptedAnswerId)="(\d+)"')
 
 
-def _scale_stackexchange(root: Path, copies: list[list[int]]) -> None:
+def _scale_stackexchange(root: Path, copies: list[list[int]], keep_sample: bool) -> None:
     for f in sorted((root / "stackexchange").glob("*/Posts.xml")):
         text = f.read_text(encoding="utf-8-sig")
         head, sep, rest = text.partition("<posts>")
         rows, end = rest.rsplit("</posts>", 1)
-        parts = [head, sep, rows]
+        parts = [head, sep, rows] if keep_sample else [head, sep]
         for block in copies:
             for c in block:
                 parts.append(
@@ -340,26 +340,33 @@ def _scale_books(root: Path, seed: int, copies: list[list[int]], truth: Truth) -
 # ---------------------------------------------------------------- the whole world
 
 
-def scale_world(root: Path, n: int, seed: int = 0) -> dict:
+def scale_world(root: Path, n: int, seed: int = 0, keep_sample: bool = True) -> dict:
     """Add copies 1..n-1 to the sample world at `root` (written by `write_sample_world(root, seed)`),
-    in place, and rewrite its ground truth. Returns {"documents": rows of ground truth, "seconds": s}."""
+    in place, and rewrite its ground truth. Returns {"documents": rows of ground truth, "seconds": s}.
+
+    `keep_sample=False`: the world is copies 1..n, every one rewritten, and the sample's own files
+    are removed, so every scale (1x included) is the same mixture of rewritten text (what
+    `lamina bench scale` compares: the tag shifts perplexities a little, and a world half sample,
+    half copies has run-relative cutoffs that neither half alone would have)."""
     if n < 1:
         raise ValueError(f"--scale must be >= 1, not {n}")
     t0 = time.perf_counter()
     root = Path(root)
     base = read_truth(root / "ground_truth.jsonl")
-    others = list(range(1, n))
+    sample_files = [p for p in root.rglob("*") if p.is_file() and _is_sample_input(root, p)]
+    base_paths = set((root / "cc" / "wet.paths").read_text(encoding="utf-8").split())
+    others = list(range(1, n)) if keep_sample else list(range(1, n + 1))
     copies = [others[i : i + BLOCK] for i in range(0, len(others), BLOCK)]
     wet_ids: dict[int, dict[str, str]] = {c: {} for c in others}
     c4_urls: dict[int, dict[str, str]] = {c: {} for c in others}
     truth = Truth()
-    for row in base:
+    for row in base if keep_sample else ():
         truth.add(**row)
     if others:
         _scale_cc(root, copies, wet_ids)
         _scale_c4(root, copies, c4_urls)
         _scale_wikipedia(root, copies)
-        _scale_stackexchange(root, copies)
+        _scale_stackexchange(root, copies, keep_sample)
         _scale_arxiv(root, copies)
         _scale_github(root, copies)
         _scale_books(root, seed, copies, truth)
@@ -375,9 +382,24 @@ def scale_world(root: Path, n: int, seed: int = 0) -> dict:
             if "answer_order" in extra:
                 extra["answer_order"] = [int(a) + c * OFFSET for a in extra["answer_order"]]
             truth.add(row["pipeline"], key, row["expected"], row["reason"], row["kind"], **extra)
+    if not keep_sample:
+        for p in sample_files:
+            p.unlink()
+        wet = root / "cc" / "wet.paths"
+        paths = [x for x in wet.read_text(encoding="utf-8").split() if x not in base_paths]
+        wet.write_text("".join(f"{x}\n" for x in paths), encoding="utf-8")
     truth.write(root / "ground_truth.jsonl")
     _write_readme(root, truth, n)
     return {"documents": len(truth.rows), "seconds": time.perf_counter() - t0}
+
+
+def _is_sample_input(root: Path, p: Path) -> bool:
+    """A file of one sample document set (removed when the sample is not kept). Lists and shared
+    files stay: README, ground truth, wet.paths, the bad-words list, the per-site Posts.xml."""
+    rel = p.relative_to(root).parts
+    if len(rel) < 2 or rel[0] == "stackexchange" or rel[:2] == ("c4", "badwords"):
+        return False
+    return rel[-1] != "wet.paths"
 
 
 def _copy_key(row: dict, c: int, tag: str, wet_ids: dict[str, str], urls: dict[str, str]) -> str | None:

@@ -44,18 +44,19 @@ def _outputs(element_stream) -> tuple[list, list, dict]:
     return kept, dropped, tally
 
 
-def test_c4_reader_resumes_after_a_bad_byte(tmp_path):
-    """A bad byte in line 10 of 18: one malformed_record naming line 10, the other 17 read."""
-    lines = [
-        json.dumps({"url": f"https://e.com/{i}", "text": f"{PAGE} {i}", "timestamp": "t"}) for i in range(18)
-    ]
-    raw = [line.encode() for line in lines]
-    raw[9] = raw[9].replace(b"weather", b"weat\xffher")
+def test_c4_reader_resumes_after_a_bad_byte(tmp_path, shared_data):
+    """18 real C4 lines with a bad byte in line 10: one malformed_record naming line 10, the other 17
+    read (before, the reader stopped the file there and counted the 8 good lines after it nowhere)."""
+    with gzip.open(shared_data / "c4" / "c4-en-train.00000-of-01024.head.json.gz", "rb") as f:
+        raw = [f.readline().rstrip(b"\n") for _ in range(18)]
+    urls = [json.loads(line)["url"] for line in raw]
+    cut = raw[9].index(b'"text"') + 12
+    raw[9] = raw[9][:cut] + b"\xff" + raw[9][cut:]
     path = tmp_path / "c4-train.00000-of-01024.json.gz"
     path.write_bytes(gzip.compress(b"\n".join(raw) + b"\n"))
     kept, dropped, tally = _outputs(_ReadC4JsonFn("c4", Fetch()).process((str(path), path.name)))
     assert len(kept) + len(dropped) == 18
-    assert [d.metadata["url"] for d in kept] == [f"https://e.com/{i}" for i in range(18) if i != 9]
+    assert [d.metadata["url"] for d in kept] == urls[:9] + urls[10:]
     ((stage, d),) = dropped
     assert (stage, d.reason) == ("read", "malformed_record") and "line 10:" in d.detail
     assert tally[(FILES, "read", "")] == 1 and tally[("read", "kept", "")] == 17
@@ -220,6 +221,11 @@ def test_unreachable_url_fails_the_run_and_a_failed_rerun_leaves_outputs(tmp_pat
         st["files"]["failed_files"][0]["file"] == url and "refused" in st["files"]["failed_files"][0]["error"]
     )
     assert st["documents_in"] == 3 and st["conservation_ok"]
+    from lamina.reports.cli import main as report_main
+
+    assert report_main(["--corpus", str(out)]) == 0  # the report shows the failed file too
+    page = (out / "report" / "c4.html").read_text()
+    assert "2 matched, 1 read, 1 failed" in page and url in page
 
 
 def test_binary_books_and_github_rows_are_counted_drops(tmp_path, shared_data):

@@ -50,6 +50,33 @@ def test_config_accepts_manual_under_tp_and_refuses_async_tp_without_compile():
         load_config(None, ["tp=2", "async_tp=true", "compile=false"])
 
 
+def test_tp_must_split_heads_and_feed_forward_units_evenly():
+    from lamina.pretrain.config import ModelConfig
+    from lamina.pretrain.parallelize import tp_shape_error
+
+    cfg = ModelConfig(dim=64, n_layers=1, n_heads=4, vocab_size=11, multiple_of=1)  # hidden 170
+    assert cfg.hidden_dim == 170 and tp_shape_error(cfg, 2) is None
+    assert "does not divide n_heads 4" in tp_shape_error(cfg, 8)
+    assert "feed-forward width 170" in tp_shape_error(cfg, 4)  # 4 | n_heads, not 170
+    for name in ("7b", "13b", "33b", "65b"):  # every preset splits over the TP degrees LLaMA used
+        p = load_config(REPO / "configs" / "pretrain" / f"{name}.toml").model_config(32000)
+        assert all(tp_shape_error(p, tp) is None for tp in (1, 2, 4, 8) if p.n_heads % tp == 0), name
+
+
+@pytest.mark.distributed
+def test_pretrain_with_an_uneven_feed_forward_split_is_one_line(reference, shard_set):
+    """Without the check DTensor's row-parallel w2 fails deep in a matmul with a traceback per rank."""
+    root, config, _ = reference
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    cmd += ["-m", "lamina", "pretrain", "--config", str(config), "--manifest", str(shard_set)]
+    cmd += ["--out", str(root / "odd"), "--set", "tp=2", "--set", "model_overrides.multiple_of=171"]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    # torchrun prints its own ChildFailedError traceback; no frame of lamina's code may appear
+    assert proc.returncode != 0 and "lamina/pretrain/" not in proc.stderr, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("lamina pretrain: ")]
+    assert len(lines) == 2 and "feed-forward width 171" in lines[0], proc.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def tp2(tmp_path_factory) -> dict:
     return _block_run(tmp_path_factory, 2, "fp32")

@@ -146,3 +146,19 @@ def test_pipelines_meet_the_ground_truth_on_the_scaled_world(scaled, sample_mode
                 assert p >= min_p and r >= min_r, f"{pipeline} {c}: {p:.3f} {r:.3f} ({n})"
     expected = Counter(r["reason"] for r in rows if r["pipeline"] == "github" and r["reason"])
     assert json.loads((out / "stats" / "github.json").read_text())["dropped"] == dict(expected)
+
+
+def test_a_world_of_rewritten_copies_only(tmp_path, sample_world):
+    # what the scale benchmark runs: every copy rewritten (1x included), none of the sample's files
+    root = write_sample_world(tmp_path / "w", seed=0)
+    scale_world(root, 2, seed=0, keep_sample=False)
+    base = read_truth(sample_world / "ground_truth.jsonl")
+    rows = read_truth(root / "ground_truth.jsonl")
+    assert len(rows) == 2 * len(base)
+    assert not {(r["pipeline"], r["key"]) for r in rows} & {(r["pipeline"], r["key"]) for r in base}
+    names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    sample_names = {p.relative_to(sample_world).as_posix() for p in sample_world.rglob("*") if p.is_file()}
+    shared = {"README.md", "ground_truth.jsonl", "cc/wet.paths", "c4/badwords/en.txt"}
+    assert names & sample_names == shared | {n for n in sample_names if n.startswith("stackexchange/")}
+    listed = (root / "cc" / "wet.paths").read_text().split()
+    assert sorted(listed) == sorted(n.removeprefix("cc/") for n in names if n.endswith(".warc.wet.gz"))
