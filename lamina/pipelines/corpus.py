@@ -19,6 +19,7 @@ failed rerun leaves them untouched (docs/inputs.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import importlib
@@ -341,6 +342,18 @@ def _promote(staging: str, out: str, source: str) -> None:
             FileSystems.rename(found, [old + f[len(new) :] for f in found])
 
 
+def _prune_empty(folder: str) -> None:
+    """Remove the empty folders a promoted staging area leaves (local only; a concurrent run's
+    files, for other sources, stay)."""
+    if "://" in folder or not Path(folder).is_dir():
+        return
+    for d in sorted((p for p in Path(folder).rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    with contextlib.suppress(OSError):
+        Path(folder).rmdir()
+
+
 def _clear_staging(staging: str, sources: list[str]) -> None:
     for s in sources:
         for path in _source_outputs(staging, s):
@@ -411,6 +424,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
         )
     for s in sources:
         _promote(staging, out, s)
+    _prune_empty(staging)
     provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
 

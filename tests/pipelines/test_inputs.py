@@ -206,6 +206,7 @@ def test_unreachable_url_fails_the_run_and_a_failed_rerun_leaves_outputs(tmp_pat
     assert st["documents_in"] == 6
     before = _snapshot(out)
     assert "docs/c4/all.jsonl.gz" in before and "stats/c4.json" in before
+    assert not (out / ".staging").exists()  # promoted, and the empty staging folders removed
     url = f"http://127.0.0.1:{_closed_port()}/crawl-data/CC-MAIN-2023-06/wet/part-9.warc.wet.gz"
     (root / "cc" / "wet.paths").write_text(f"CC-MAIN-2023-06-part-0.warc.wet.gz\n{url}\n")
     assert main(_c4_argv(root, out)) == 2
