@@ -109,12 +109,19 @@ clean: ## remove outputs (keeps .venv and the tool cache)
 	rm -rf $(OUT)
 
 # Airflow lives in its own environment: its pins must not disturb Beam and torch in .venv. The DAGs in
-# dags/ call .venv/bin/lamina, so the lamina package is not installed here.
+# dags/ run their stages in an environment with the lamina wheel (`make wheel`; their `python`
+# setting), so the lamina package is not installed here. docs/orchestration.md: deploying them.
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+WHEEL_DIR ?= dist
 
-.PHONY: airflow
-airflow: $(AIRFLOW_STAMP) ## create .venv-airflow (Airflow 3.3.2) for the DAGs in dags/
+.PHONY: airflow wheel
+wheel: venv ## build the lamina wheel (dist/lamina-*.whl) that Airflow and Beam workers install
+	rm -f $(WHEEL_DIR)/lamina-*.whl
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR) .
+	@ls $(WHEEL_DIR)/lamina-*.whl
+
+airflow: $(AIRFLOW_STAMP) ## create .venv-airflow (Airflow 3.3.2 + the Beam provider) for the DAGs in dags/
 $(AIRFLOW_STAMP): requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q -r requirements-airflow.txt

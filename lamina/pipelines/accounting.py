@@ -70,22 +70,113 @@ class Stage:
 
 
 class KeepFirst(Stage):
-    """Input: (key, documents sharing it), as after a GroupByKey. The first document by `order` is
-    kept and every other one drops as `name`, with the kept document in its detail. Subclasses set
-    `name` (the drop reason), `what` (the shared thing, for the detail) and `order`."""
+    """Exact dedup: of the documents sharing `key(doc)`, the first by `order(doc)` is kept and every
+    other one drops as `name`. Subclasses set `name` (the drop reason), `what` (the shared thing, for
+    the detail), `key` and `order`.
+
+    Input: (id, {"doc": [documents with that id], "first": [keys this id won], ...}) as built by
+    `KeepFirstDedup` (or `first_per_key` + `join_by_id`): the winner of each key is found on small
+    records and joined back by id, so no worker ever holds (or sorts) the documents sharing a key,
+    however many share it (identical LICENSE files, vendored JS, a page served 10^5 times)."""
 
     what = "key"
+
+    def key(self, doc: Document) -> str:
+        raise NotImplementedError
 
     def order(self, doc: Document):
         return doc.id
 
+    def kept(self, element, doc: Document):
+        """What a kept document continues as (the document; a subclass may pass the join on)."""
+        return doc
+
+    def detail(self, key: str) -> str:
+        """The drop detail of a document that is not the first of `key`."""
+        return f"same {self.what} as an earlier document ({self.what} {key})"
+
     def results(self, element, **side):
-        _, docs = element
-        docs = sorted(docs, key=self.order)
-        first = docs[0].metadata.get("key", docs[0].id)
-        yield docs[0]
-        for d in docs[1:]:
-            yield Dropped(self.name, d, f"same {self.what} as {first}")
+        _, grouped = element
+        docs = sorted(grouped["doc"], key=self.order)  # the documents of one id: normally one
+        group_size().update(len(docs), sum(len(d.text) for d in docs))
+        won, seen = set(grouped["first"]), set()
+        for d in docs:
+            k = self.key(d)
+            if k in won and k not in seen:
+                seen.add(k)
+                yield self.kept(element, d)
+            else:
+                yield Dropped(self.name, d, self.detail(k))
+
+
+_GROUP_SIZE = None
+
+
+def group_size():
+    """The `lamina.scale` group-size Distributions (writers.GroupSize; they report to whichever
+    DoFn is running, so one instance serves every stage)."""
+    global _GROUP_SIZE
+    if _GROUP_SIZE is None:
+        from lamina.pipelines.writers import GroupSize
+
+        _GROUP_SIZE = GroupSize()
+    return _GROUP_SIZE
+
+
+class _Min(beam.CombineFn):
+    """The smallest value: an accumulator of one value, whatever the number of inputs."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, value):
+        return value if acc is None or value < acc else acc
+
+    def merge_accumulators(self, accs):
+        out = None
+        for a in accs:
+            if a is not None and (out is None or a < out):
+                out = a
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+def _first_record(doc: Document, stage: KeepFirst, payload):
+    return stage.key(doc), (stage.order(doc), doc.id, payload(doc) if payload else None)
+
+
+def first_per_key(docs, stage: KeepFirst, payload=None, label: str = "first"):
+    """(key, (order, id, payload(doc))) of the first document of every key, from small records
+    (no text) and a combine whose accumulator is one record: bounded for a key of any size.
+    `payload`: a small per-document value the caller needs of the winners (or None)."""
+    return (
+        docs
+        | f"{label}_record" >> beam.Map(_first_record, stage=stage, payload=payload)
+        | f"{label}_per_key" >> beam.CombinePerKey(_Min())
+    )
+
+
+def join_by_id(docs, label: str = "join_by_id", **tagged):
+    """(id, {"doc": [documents], tag: [values]...}): the documents joined with (id, value) pairs,
+    the one shuffle of the document bodies a dedup needs."""
+    by_id = docs | f"{label}_key" >> beam.Map(lambda d: (d.id, d))
+    return {"doc": by_id, **tagged} | label >> beam.CoGroupByKey()
+
+
+class KeepFirstDedup(beam.PTransform):
+    """documents -> the input of `stage` (a KeepFirst): winners found with `first_per_key`, joined
+    back by id. Shuffles: one small record per document (combined), one (id, key) per key, and the
+    documents once (keyed by id)."""
+
+    def __init__(self, stage: KeepFirst):
+        super().__init__()
+        self.stage = stage
+
+    def expand(self, docs):
+        firsts = first_per_key(docs, self.stage) | "first_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
+        return join_by_id(docs, first=firsts)
 
 
 def _nlines(doc: Document) -> int:
@@ -130,8 +221,17 @@ class _StageDoFn(beam.DoFn):
 def _bytes_tally(stage: str, result: Document | Dropped) -> tuple[tuple[str, str, str], int]:
     """((stage, "bytes_kept" | "bytes_dropped", ""), UTF-8 bytes of the document's text as the stage
     left it); `build_stats` turns these into each stage's and the source's bytes."""
-    doc, field = (result.doc, "bytes_dropped") if isinstance(result, Dropped) else (result, "bytes_kept")
-    return (stage, field, ""), len(doc.text.encode("utf-8"))
+    if isinstance(result, Dropped):
+        return (stage, "bytes_dropped", ""), len(result.doc.text.encode("utf-8"))
+    return (stage, "bytes_kept", ""), sum(len(d.text.encode("utf-8")) for d in _kept_documents(result))
+
+
+def _kept_documents(result) -> list[Document]:
+    """The documents of a kept result: the Document, or those of a join a KeepFirst passes on
+    (`KeepFirst.kept`: (id, {"doc": [documents], ...}), as CCNet's digest dedup hands line dedup)."""
+    if isinstance(result, Document):
+        return [result]
+    return list(result[1]["doc"])
 
 
 def kept_group(doc: Document) -> str:

@@ -37,20 +37,14 @@ from lamina.pipelines.readers import (
     read_files,
     read_kept,
 )
-from lamina.pipelines.writers import ShardedName
+from lamina.pipelines.writers import FixedName
 
 PATTERNS = ("*.gz", "*.tgz", "*.tar", "*.tex")  # *.gz covers <id>.tar.gz and <id>.gz
 
 
 @dataclasses.dataclass(frozen=True)
 class ArxivPipelineConfig(fmt.ArchiveLimits):
-    """The `[arxiv]` table of the corpus config: the archive caps plus the output sharding."""
-
-    num_shards: int = 1  # output files docs/arxiv/arxiv[_<k>].jsonl.gz (by document id)
-
-    def __post_init__(self):
-        if self.num_shards < 1:
-            raise ValueError(f"arxiv.num_shards must be >= 1, not {self.num_shards}")
+    """The `[arxiv]` table of the corpus config: the archive caps (output shards: `[run]`)."""
 
 
 def input_files(spec: str) -> list[tuple[str, str]]:
@@ -175,9 +169,9 @@ class ArxivSource(beam.PTransform):
         """The statistics' `settings`: the config as given."""
         return dataclasses.asdict(self.config)
 
-    def output_name(self) -> ShardedName:
-        """`arxiv` (one file) or `arxiv_<k>` of `num_shards` (by document id)."""
-        return ShardedName("arxiv", self.config.num_shards)
+    def output_name(self) -> FixedName:
+        """`arxiv`: one output, sharded by the writer (arxiv-<k>-of-<n>.jsonl.gz)."""
+        return FixedName("arxiv")
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

@@ -69,9 +69,11 @@ def stage_rates(sample: Path, models: Path, min_seconds: float = 1.0) -> list[tu
         from lamina.filters.lines import line_hashes
 
         counts = Counter(h for d in ds for h in line_hashes(d.text))
-        dups = {h for h, c in counts.items() if c > 1}
-        apply = LineDedupApply()
-        return [r for d in ds for r in apply.results((d.id, {"doc": [d], "dups": dups}))]
+        apply = LineDedupApply()  # its input: each document with its lines that occur once
+        joined = (
+            (d.id, {"doc": [d], "uniq": [h for h in line_hashes(d.text) if counts[h] == 1]}) for d in ds
+        )
+        return [r for e in joined for r in apply.results(e)]
 
     rates.append(("line_dedup", _rate(line_dedup, docs, min_seconds), len(docs)))
     docs = [d for d in line_dedup(docs) if isinstance(d, Document)]

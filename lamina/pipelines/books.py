@@ -2,7 +2,7 @@
 
     files -> read (bytes -> text: UTF-8, else Windows-1252; binary content is a `binary` drop) -> strip_boilerplate (Gutenberg header and
     license footer, `lamina.formats.gutenberg`; lines removed are counted) -> near_duplicate
-    -> docs/books/books.jsonl.gz
+    -> docs/books/books-<k>-of-<n>.jsonl.gz
 
 Near-duplicate removal (`lamina.filters.books`), as Beam steps that never put every signature on one
 worker:
@@ -34,7 +34,7 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage, group_size
 from lamina.pipelines.readers import (
     READ,
     expand_inputs,
@@ -44,7 +44,7 @@ from lamina.pipelines.readers import (
     read_files,
     read_kept,
 )
-from lamina.pipelines.writers import ShardedName
+from lamina.pipelines.writers import FixedName
 
 SOURCE = "books"
 
@@ -126,6 +126,7 @@ def _bucket_edges(kv, threshold: float, star_size: int):
     """Verified near-duplicate pairs (smaller node, larger node, jaccard) among one bucket's books."""
     _, items = kv
     items = sorted(items, key=lambda it: it[0])
+    group_size().update(len(items), sum(len(it[2]) for it in items))
     if len(items) < 2:
         return
     sigs = [np.frombuffer(it[2], dtype=np.uint64) for it in items]
@@ -217,9 +218,9 @@ class BooksSource(beam.PTransform):
             "files": [label for _, label in self.files],
         }
 
-    def output_name(self) -> ShardedName:
-        """`books`: one output file (docs/books/books.jsonl.gz)."""
-        return ShardedName(SOURCE)
+    def output_name(self) -> FixedName:
+        """`books`: one output, sharded by the writer (docs/books/books-<k>-of-<n>.jsonl.gz)."""
+        return FixedName(SOURCE)
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

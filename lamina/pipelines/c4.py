@@ -17,7 +17,7 @@ import apache_beam as beam
 
 from lamina.documents import Document
 from lamina.filters import c4 as rules
-from lamina.pipelines.accounting import Dropped, Funnel, Stage
+from lamina.pipelines.accounting import Dropped, Funnel, KeepFirst, KeepFirstDedup, Stage, group_size
 from lamina.pipelines.options import C4PipelineConfig
 from lamina.pipelines.readers import localize
 
@@ -47,17 +47,22 @@ class TooLong(Stage):
         return doc
 
 
-class UrlDedup(Stage):
-    """Input: (normalized url, pages). The newest page (timestamp) is kept; ties: smallest id."""
+class UrlDedup(KeepFirst):
+    """Of the pages with one normalized URL, the newest (timestamp) is kept; ties: smallest id.
+    Found on small records and joined back by id (accounting.KeepFirst): no worker holds the pages
+    of one URL."""
 
     name = "duplicate_url"
+    what = "url"
 
-    def results(self, element, **side):
-        _, docs = element
-        docs = sorted(docs, key=lambda d: (_neg(_timestamp(d)), d.id))
-        yield docs[0]
-        for d in docs[1:]:
-            yield Dropped("duplicate_url", d, f"newer page {docs[0].id} has the same URL")
+    def key(self, doc: Document) -> str:
+        return rules.normalize_url(doc.metadata.get("url", "")) or doc.id
+
+    def order(self, doc: Document):
+        return (_neg(_timestamp(doc)), doc.id)
+
+    def detail(self, key: str) -> str:
+        return f"a newer page has the same URL ({key})"
 
 
 def _neg(s: str) -> tuple:
@@ -93,8 +98,11 @@ class LineDedupApply(Stage):
 
     def results(self, element, **side):
         _, grouped = element
-        owned = set(grouped["owned"])
-        for doc in grouped["doc"]:
+        docs, owned = list(grouped["doc"]), set(grouped["owned"])
+        group_size().update(
+            len(docs) + len(owned), sum(len(d.text) for d in docs) + sum(len(str(k)) for k in owned)
+        )
+        for doc in docs:
             r = rules.remove_duplicate_lines(doc.text, owned, self.cfg)
             yield Dropped(r.reason, doc, "after line dedup") if not r.kept else doc.replace(text=r.text)
 
@@ -169,12 +177,7 @@ class C4(beam.PTransform):
         rc = _rules_config(cfg)
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooLong(rc))
-        by_url = (
-            docs
-            | "key_url" >> beam.Map(lambda d: (rules.normalize_url(d.metadata.get("url", "")) or d.id, d))
-            | "group_url" >> beam.GroupByKey()
-        )
-        docs = f.apply(by_url, UrlDedup())
+        docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup()), UrlDedup())
         docs = f.apply(docs, Clean(rc))
         owned = (
             docs

@@ -8,8 +8,9 @@ Stage order (each a setting in `CCNetConfig`):
      otherwise make every line of both copies a duplicate and erase both. (RedPajama's digest dedup is
      not a cc_net stage, so cc_net's own order below is unchanged.)
   -> line dedup (no_lines_left): cc_net semantics, a line whose hash occurs more than once in the
-     scope ("run" or "dump") is removed everywhere, its first occurrence included; done as a Beam
-     shuffle (line hash -> document ids), never a set held by one worker
+     scope ("run" or "dump") is removed everywhere, its first occurrence included; a combine per line
+     hash (count capped at 2, owner) then a join back by document id: no worker ever holds the
+     documents of one hash (`LineDedup`; docs/scale.md has the shuffle volumes)
   -> language: fastText LID on the text with newlines removed; kept languages, score >= threshold
   -> perplexity: per-language SentencePiece + KenLM (annotates only), the whole document scored as
      one text (`scoring = "document"`, cc_net's) or line by line
@@ -29,7 +30,15 @@ import apache_beam as beam
 
 from lamina.documents import Document
 from lamina.filters.lines import line_hashes, remove_lines
-from lamina.pipelines.accounting import Dropped, Funnel, KeepFirst, Stage
+from lamina.pipelines.accounting import (
+    Dropped,
+    Funnel,
+    KeepFirst,
+    Stage,
+    first_per_key,
+    group_size,
+    join_by_id,
+)
 from lamina.pipelines.options import CCNetConfig
 from lamina.pipelines.readers import localize
 
@@ -47,26 +56,37 @@ class TooShort(Stage):
 
 
 class DigestDedup(KeepFirst):
-    """Input: (digest, documents with that digest). The first by (dump, file, record) is kept."""
+    """Of the documents with one WARC-Block-Digest, the first by (dump, file, record) is kept.
+    Input: the join of `LineDedup(scope, digest=True)`; a kept document passes that join on to
+    `LineDedupApply` (its unique-line hashes come with it)."""
 
     name = "duplicate_digest"
     what = "digest"
+
+    def key(self, doc: Document) -> str:
+        return doc.metadata.get("digest") or doc.id
 
     def order(self, doc: Document):
         m = doc.metadata
         return (m.get("dump", ""), m.get("file", ""), int(m.get("record", 0)), doc.id)
 
+    def kept(self, element, doc: Document):
+        return doc.id, {"doc": [doc], "uniq": element[1]["uniq"]}
+
 
 class LineDedupApply(Stage):
-    """Input: (id, {"doc": [document], "dups": [line hashes that are duplicates in its scope]})."""
+    """Input: (id, {"doc": [document], "uniq": [hashes of its lines that occur once in the scope]}).
+    Every other line of the document is a duplicate and is removed."""
 
     name = "line_dedup"
     counts_lines = True
 
     def results(self, element, **side):
         _, grouped = element
-        dups = set(grouped["dups"])
-        for doc in grouped["doc"]:
+        docs, uniq = list(grouped["doc"]), set(grouped["uniq"])
+        group_size().update(len(docs) + len(uniq), sum(len(d.text) for d in docs) + 8 * len(uniq))
+        for doc in docs:
+            dups = {h for h in line_hashes(doc.text) if h not in uniq}
             text, n_in, n_kept = remove_lines(doc.text, dups)
             out = doc.replace(text=text).with_metadata(original_nlines=n_in, nlines=n_kept)
             if n_kept == 0:
@@ -83,37 +103,88 @@ def _scope(doc: Document, scope: str) -> str:
     return doc.metadata.get("dump", "") if scope == "dump" else ""
 
 
-def _line_keys(doc: Document, scope: str):
-    s = _scope(doc, scope)
-    for h in line_hashes(doc.text):
-        yield (s, h), doc.id
+class LinePayload:
+    """A document's line-dedup record: (scope, its line hashes), 8 bytes a line instead of the text."""
+
+    def __init__(self, scope: str):
+        self.scope = scope
+
+    def __call__(self, doc: Document):
+        return _scope(doc, self.scope), tuple(line_hashes(doc.text))
 
 
-def _duplicates(kv):
-    """(scope, hash), ids -> (id, hash) for every document holding a line seen more than once."""
-    (_, h), ids = kv
-    ids = list(ids)
-    if len(ids) > 1:
-        for doc_id in sorted(set(ids)):
-            yield doc_id, h
+class CountOwner(beam.CombineFn):
+    """Per line hash: (occurrences capped at 2, smallest document id holding it). A bounded
+    accumulator, lifted before the shuffle: only whether a hash occurs more than once matters, and a
+    hash that occurs once has exactly one owner. A hot hash ("Skip to content", in 10^8 pages) costs
+    one accumulator per bundle, never a list of its documents."""
+
+    def create_accumulator(self):
+        return (0, None)
+
+    def add_input(self, acc, doc_id):
+        n, owner = acc
+        return (min(n + 1, 2), doc_id if owner is None or doc_id < owner else owner)
+
+    def merge_accumulators(self, accs):
+        n, owner = 0, None
+        for m, o in accs:
+            n = min(n + m, 2)
+            if o is not None and (owner is None or o < owner):
+                owner = o
+        return (n, owner)
+
+    def extract_output(self, acc):
+        return acc
+
+
+def _line_elements(record):
+    """(id, (scope, hashes)) -> ((scope, hash), id) for every content line (repeats included)."""
+    doc_id, (scope, hashes) = record
+    for h in hashes:
+        yield (scope, h), doc_id
+
+
+def _unique_lines(kv):
+    """((scope, hash), (count, owner)) -> (owner, hash) for a hash that occurs exactly once."""
+    (_, h), (n, owner) = kv
+    if n == 1:
+        yield owner, h
 
 
 class LineDedup(beam.PTransform):
-    """The shuffle half of line dedup: documents -> (id, {"doc", "dups"}) for `LineDedupApply`."""
+    """The shuffle half of line dedup (and of digest dedup with `digest=True`): documents ->
+    (id, {"doc": [document], "uniq": [hashes of its lines occurring once in the scope]}, and
+    "first": [digests this id won] with `digest=True`) for `DigestDedup` then `LineDedupApply`.
 
-    def __init__(self, scope: str):
+    No list of the documents of a line hash is ever built: `CountOwner` says per hash whether it
+    occurs once and, if so, who holds it; a document's unique lines are joined back by its id (a
+    group of one document plus at most its own lines), and every other line of it is a duplicate.
+    With `digest=True` the line records come from the digest winners' small records (the winner
+    carries its line hashes through the digest combine), so line dedup counts only the first copy of
+    a page, and the documents are shuffled once for both dedups."""
+
+    def __init__(self, scope: str, digest: bool = False):
         super().__init__()
         self.scope = scope
+        self.digest = digest
 
     def expand(self, docs):
-        dups = (
-            docs
-            | "line_keys" >> beam.FlatMap(_line_keys, scope=self.scope)
-            | "group_lines" >> beam.GroupByKey()
-            | "duplicate_lines" >> beam.FlatMap(_duplicates)
+        payload = LinePayload(self.scope)
+        tagged = {}
+        if self.digest:
+            winners = first_per_key(docs, DigestDedup(), payload=payload, label="first_digest")
+            tagged["first"] = winners | "digest_winner" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
+            records = winners | "winner_lines" >> beam.Map(lambda kv: (kv[1][1], kv[1][2]))
+        else:
+            records = docs | "doc_lines" >> beam.Map(lambda d, f=payload: (d.id, f(d)))
+        tagged["uniq"] = (
+            records
+            | "line_keys" >> beam.FlatMap(_line_elements)
+            | "count_lines" >> beam.CombinePerKey(CountOwner())
+            | "unique_lines" >> beam.FlatMap(_unique_lines)
         )
-        by_id = docs | "doc_by_id" >> beam.Map(lambda d: (d.id, d))
-        return {"doc": by_id, "dups": dups} | "join_dups" >> beam.CoGroupByKey()
+        return join_by_id(docs, "join_lines", **tagged)
 
 
 class LanguageId(Stage):
@@ -278,14 +349,10 @@ class CCNet(beam.PTransform):
         cfg, f = self.config, self.funnel
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooShort(cfg.min_length))
+        joined = docs | "dedup_shuffle" >> LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup)
         if cfg.digest_dedup:
-            grouped = (
-                docs
-                | "key_digest" >> beam.Map(lambda d: (d.metadata.get("digest") or d.id, d))
-                | "group_digest" >> beam.GroupByKey()
-            )
-            docs = f.apply(grouped, DigestDedup())
-        docs = f.apply(docs | "line_dedup_shuffle" >> LineDedup(cfg.dedup_scope), LineDedupApply())
+            joined = f.apply(joined, DigestDedup())
+        docs = f.apply(joined, LineDedupApply())
         docs = f.apply(docs, LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold))
         lid_all = (
             docs,

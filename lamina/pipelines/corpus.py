@@ -7,7 +7,8 @@
 
 Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
 directly so Beam does not first try to download Prism. Everything lands under --out:
-docs/<source>/*.jsonl.gz, dropped/<source>/<reason>.jsonl.gz (--write-dropped), stats/<source>.json.
+docs/<source>/<name>-<k>-of-<n>.jsonl.gz, dropped/<source>/<reason>-<k>-of-<n>.jsonl.gz (--write-dropped),
+stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
 
 Before anything runs, the options, the config (types included), the runner and every input are
 checked; a user mistake is one line (`lamina corpus: ...`, exit 2), never a traceback. The run writes
@@ -38,7 +39,7 @@ from lamina.pipelines import progress, readers
 from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
 from lamina.pipelines.ledger import WriteLedger
 from lamina.pipelines.readers import Fetch, InputError, ReadC4Json, ReadWet, expand_inputs
-from lamina.pipelines.writers import ShardedName, WriteDocs, WriteDropped
+from lamina.pipelines.writers import FixedName, ShardLimit, WriteDocs, WriteDropped
 from lamina.reports import provenance
 
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
@@ -190,6 +191,11 @@ def _inputs(spec: str, flag: str, pattern: str = "*.warc.wet.gz") -> list[tuple[
         raise InputError(f"{e} (set the input with {flag})") from None
 
 
+def shard_limit(cfg: opts.CorpusConfig) -> ShardLimit:
+    """The output shard size of the `[run]` table."""
+    return ShardLimit(cfg.run.shard_documents, cfg.run.shard_bytes)
+
+
 def write_outputs(
     kept,
     funnel: Funnel,
@@ -198,14 +204,16 @@ def write_outputs(
     name_of,
     settings: dict,
     write_dropped: bool,
+    limit: ShardLimit | None = None,
     ledger: bool = False,
 ):
-    """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>.jsonl.gz`,
-    the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), the statistics to
-    `<out>/stats/<source>.json`. Returns the statistics' PCollection."""
-    written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of)
+    """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>-<k>-of-<n>
+    .jsonl.gz`, the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), shards bounded by
+    `limit` (None: ShardLimit's defaults), the statistics to `<out>/stats/<source>.json`. Returns the
+    statistics' PCollection."""
+    written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of, limit=limit)
     if write_dropped:
-        _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}")
+        _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
     if ledger:  # one row per input document: lamina/ledger, docs/reports.md
         _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
@@ -213,11 +221,19 @@ def write_outputs(
 
 
 def build_source(
-    pbegin, source: str, spec: str, out: str, config=None, write_dropped: bool = False, ledger: bool = False
+    pbegin,
+    source: str,
+    spec: str,
+    out: str,
+    config=None,
+    write_dropped: bool = False,
+    limit: ShardLimit | None = None,
+    ledger: bool = False,
 ):
     """Apply the branch of one of MODULE_SOURCES to `pbegin` (a pipeline, or a composite's input):
     the module's SOURCE_TRANSFORM on input `spec` (read + filter, every stage in a Funnel), then
-    `write_outputs` under `out`. `config`: the module's config (None: its defaults). Returns the
+    `write_outputs` under `out` (shards bounded by `limit`). `config`: the module's config (None: its
+    defaults). Returns the
     statistics' PCollection. `SourceBranch` builds these sources with it, and so do the tests."""
     if source not in MODULE_SOURCES:
         raise ValueError(f"{source!r} is not one of {', '.join(MODULE_SOURCES)}")
@@ -227,7 +243,7 @@ def build_source(
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
     return write_outputs(
-        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, ledger
+        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit, ledger
     )
 
 
@@ -253,7 +269,14 @@ class SourceBranch(beam.PTransform):
             spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
             try:
                 return build_source(
-                    pbegin, source, spec, out, getattr(cfg, source), write_dropped, args.ledger
+                    pbegin,
+                    source,
+                    spec,
+                    out,
+                    getattr(cfg, source),
+                    write_dropped,
+                    shard_limit(cfg),
+                    args.ledger,
                 )
             except InputError as e:
                 raise InputError(f"{e} (set the input with --{source}-input)") from None
@@ -285,8 +308,8 @@ class SourceBranch(beam.PTransform):
             funnel.add_stage("read", read.dropped, read.tally)
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
-            # one file per run: <language>.jsonl.gz
-            name_of, settings = ShardedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
+            # one output per run: <language>-<k>-of-<n>.jsonl.gz
+            name_of, settings = FixedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
             if "://" not in badwords:
                 from lamina.filters.c4 import bad_words_provenance
 
@@ -301,7 +324,9 @@ class SourceBranch(beam.PTransform):
                 )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
-        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped, args.ledger)
+        return write_outputs(
+            kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg), args.ledger
+        )
 
 
 @dataclasses.dataclass

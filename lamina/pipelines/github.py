@@ -4,9 +4,9 @@ Stages, in the order that names a drop (interfaces.md):
   read (malformed_record: a row without repo_name/path; binary: NUL/control characters, see
      `lamina.filters.binary`)
   -> license: the repository's license is not MIT / BSD / Apache
-  -> duplicate_content: exact dedup on sha256 of the file content across the whole input, a Beam
-     shuffle (content hash -> files); the first file by (repo_name, path) is kept (the same choice on
-     every runner and every re-run, whatever order the files arrive in)
+  -> duplicate_content: exact dedup on sha256 of the file content across the whole input; the first
+     file by (repo_name, path) is kept (the same choice on every runner and every re-run, whatever
+     order the files arrive in), found on small records and joined back by id (accounting.KeepFirst)
   -> extension: the path does not end in RedPajama's whitelist (Dockerfile / Makefile by name)
   -> quality: boilerplate removal (leading copyright block or comment lines), then max_line_length,
      mean_line_length, alnum_fraction, alpha_per_token on the cleaned text
@@ -29,7 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, KeepFirst, Stage
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, KeepFirst, KeepFirstDedup, Stage
 from lamina.pipelines.readers import (
     READ,
     NoInputFiles,
@@ -40,7 +40,7 @@ from lamina.pipelines.readers import (
     read_files,
     read_kept,
 )
-from lamina.pipelines.writers import ShardedName
+from lamina.pipelines.writers import FixedName
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,6 @@ class GitHubPipelineConfig(rules.GitHubConfig):
     input_format: str = "auto"  # "auto" (by file name) | "parquet" | "jsonl" | "bigquery" (live query)
     bigquery_project: str = ""  # GCP project billed for the query (bigquery mode; "" = the default)
     bigquery_limit: int = 0  # rows (bigquery mode); 0 = no LIMIT
-    num_shards: int = 1  # output files docs/github/github[_<k>].jsonl.gz (by document id)
 
     def __post_init__(self):
         super().__post_init__()
@@ -58,8 +57,6 @@ class GitHubPipelineConfig(rules.GitHubConfig):
             raise ValueError(
                 f"github.input_format: auto, parquet, jsonl or bigquery, not {self.input_format!r}"
             )
-        if self.num_shards < 1:
-            raise ValueError(f"github.num_shards must be >= 1, not {self.num_shards}")
 
 
 def input_files(spec: str) -> list[tuple[str, str]]:
@@ -158,10 +155,14 @@ def content_hash(doc: Document) -> str:
 
 
 class ContentDedup(KeepFirst):
-    """Input: (content hash, files with that content). The first by (repo_name, path) is kept."""
+    """Of the files with one content hash, the first by (repo_name, path) is kept (RedPajama's exact
+    dedup, over the whole input, before the extension filter)."""
 
     name = rules.DUPLICATE_CONTENT
     what = "content"
+
+    def key(self, doc: Document) -> str:
+        return content_hash(doc)
 
     def order(self, doc: Document):
         m = doc.metadata
@@ -219,12 +220,7 @@ class GitHub(beam.PTransform):
         cfg, f = self.config, self.funnel
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, License(cfg))
-        grouped = (
-            docs
-            | "key_content" >> beam.Map(lambda d: (content_hash(d), d))
-            | "group_content" >> beam.GroupByKey()
-        )
-        docs = f.apply(grouped, ContentDedup())
+        docs = f.apply(docs | "content_dedup_shuffle" >> KeepFirstDedup(ContentDedup()), ContentDedup())
         docs = f.apply(docs, Extension(cfg))
         docs = f.apply(docs, Quality(cfg))
         f.distribution(
@@ -252,9 +248,9 @@ class GitHubSource(beam.PTransform):
         """The statistics' `settings`: the config as given."""
         return dataclasses.asdict(self.config)
 
-    def output_name(self) -> ShardedName:
-        """`github` (one file) or `github_<k>` of `num_shards` (by document id)."""
-        return ShardedName("github", self.config.num_shards)
+    def output_name(self) -> FixedName:
+        """`github`: one output, sharded by the writer (github-<k>-of-<n>.jsonl.gz)."""
+        return FixedName("github")
 
 
 # The names `lamina corpus` (and the tests) look up in every source module.

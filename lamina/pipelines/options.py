@@ -108,6 +108,8 @@ class ModelsConfig:
 class RunConfig:
     direct_num_workers: int = 2  # processes of the local multi-process runner
     write_dropped: bool = False  # also write every dropped document under dropped/<source>/
+    shard_documents: int = 100_000  # documents per output shard file, mean (writers.ShardLimit)
+    shard_bytes: int = 1_000_000_000  # uncompressed JSON bytes per output shard file, mean; 0 = none
     allow_failed_inputs: int = 0  # input files that may fail to open/fetch before the run fails
     fetch_retries: int = 5  # retries of a URL after a 429/5xx/network error (CC answers 503 under load)
     fetch_backoff_s: float = 1.0  # seconds before the first retry, doubling (1+2+4+8+16 s)

@@ -154,6 +154,19 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def empty_input(f) -> bool:
+    """True when an opened input holds no byte (left at its start otherwise). A zero-byte WET or
+    .gz file is never data (a gzip of nothing is 20 bytes, a WET file holds a warcinfo record):
+    it is an interrupted download or copy, so a failed file, not a file read with no records."""
+    if f.read(1):
+        f.seek(0)
+        return False
+    return True
+
+
+EMPTY_FILE = "empty file (0 bytes): an interrupted download or copy? fetch it again"
+
+
 def file_read():
     """A reader's tally of one file read to its end (its bad records are counted drops)."""
     yield TaggedOutput(TALLY, ((FILES, "read", ""), 1))
@@ -219,6 +232,10 @@ class _ReadWetFn(beam.DoFn):
             f = open_input(path, self.fetch)
         except Exception as e:  # noqa: BLE001 - a file we cannot open is a failed file, counted
             yield from file_failed(path, e)
+            return
+        if empty_input(f):
+            f.close()
+            yield from file_failed(path, EMPTY_FILE)
             return
         with f:
             for item in iter_wet(path, fileobj=f, label=label, max_bytes=self.max_bytes, source=self.source):
@@ -288,6 +305,10 @@ class _ReadC4JsonFn(beam.DoFn):
             raw = open_input(path, self.fetch)
         except Exception as e:  # noqa: BLE001 - a file we cannot open is a failed file, counted
             yield from file_failed(path, e)
+            return
+        if path.endswith(".gz") and empty_input(raw):
+            raw.close()
+            yield from file_failed(path, EMPTY_FILE)
             return
         identity = input_identity(label)
         with raw:

@@ -1,13 +1,18 @@
 """Beam: filtered documents -> Megatron token shards + manifest (`lamina tokenizer shards`).
 
-    Read/<source> -> Parse -> Encode (SentencePiece, loaded in setup) -> key (source, bucket)
-      -> GroupByKey -> WriteShards (sort by id, pack, write-then-rename) -> WriteManifest
+    Read/<source> (every document file, in parallel) -> Encode (SentencePiece, loaded in setup)
+      -> key (source, group) -> GroupByKey -> WriteShards (sort by id, pack, write-then-rename)
+      -> WriteManifest
 
-Encoding, the expensive part, runs in parallel on every worker. Determinism regardless of bundle
-order and worker count: each (source, bucket) group is sorted by document id before it is
-written (`lamina.tokenize.shards.write_group`), shard names depend only on that order, and the
-manifest sorts its records. The output equals `lamina.tokenize.shards.write_shards` (the plain
-single-process reference) byte for byte, which a test checks.
+A group is one document file x hash bucket (`lamina.tokenize.shards.group_of`): the corpus writes
+bounded document files (`<name>-<k>-of-<n>.jsonl.gz`), so a worker holds at most one file's token
+arrays, and a source of any size is written by as many workers as it has files. Encoding, the
+expensive part, runs in parallel on every worker. Determinism regardless of bundle order and worker
+count: each group is sorted by document id before it is written (`write_group`), shard names depend
+only on that order, and the manifest sorts its records. The output equals
+`lamina.tokenize.shards.write_shards` (the plain single-process reference) byte for byte, which a
+test checks. Each WriteShards call emits the `lamina.scale` group_elements / group_bytes
+Distributions (documents and token bytes of its group).
 
 The shards directory must be a filesystem every worker can write (local, NFS, a GCS FUSE mount):
 shards are written with plain file I/O so that the rename is atomic.
@@ -26,13 +31,15 @@ from lamina.tokenize import shards as S
 
 @beam.typehints.with_output_types(tuple[tuple[str, int], tuple[str, bytes]])
 class EncodeDocuments(beam.DoFn):
-    """(source, JSON line) -> ((source, bucket), (doc id, token bytes)); drops to a tagged output."""
+    """(source, (file, JSON line)) -> ((source, group), (doc id, token bytes)); drops to a tagged
+    output. `file_index`: {source: {file base name: index}} (the groups' numbering)."""
 
     DROPPED = "dropped"
 
-    def __init__(self, tokenizer_path: str, bos: bool, buckets: int):
+    def __init__(self, tokenizer_path: str, bos: bool, buckets: int, file_index: dict[str, dict[str, int]]):
         # paths and settings only; the model loads in setup()
         self.tokenizer_path, self.bos, self.buckets = tokenizer_path, bos, buckets
+        self.file_index = file_index
 
     def setup(self) -> None:
         self.encoder = S.DocumentEncoder(self.tokenizer_path, bos=self.bos)
@@ -52,41 +59,52 @@ class EncodeDocuments(beam.DoFn):
             return
         self.documents.inc()
         self.tokens.inc(tokens.size)
-        yield (source, S.bucket_of(doc.id, self.buckets)), (doc.id, tokens.tobytes())
+        index = self.file_index[source][os.path.basename(filename)]
+        yield (source, S.group_of(index, doc.id, self.buckets)), (doc.id, tokens.tobytes())
 
 
 class WriteShards(beam.DoFn):
-    """((source, bucket), [(id, token bytes)]) -> one record per shard written."""
+    """((source, group), [(id, token bytes)]) -> one record per shard written."""
 
-    def __init__(self, out_dir: str, config: S.ShardConfig, dtype: str):
-        self.out_dir, self.config, self.dtype = out_dir, config, dtype
+    def __init__(self, out_dir: str, config: S.ShardConfig, dtype: str, groups: dict[str, int]):
+        self.out_dir, self.config, self.dtype, self.groups = out_dir, config, dtype, groups
+
+    def setup(self):
+        from lamina.pipelines.writers import GroupSize
+
+        self.size = GroupSize()
 
     def process(self, element):
-        (source, bucket), items = element
+        (source, group), items = element
         dtype = np.dtype(self.dtype)
+        items = list(items)  # one document file's tokens at most: write_group sorts them anyway
+        self.size.update(len(items), sum(len(b) for _, b in items))
         arrays = ((doc_id, np.frombuffer(b, dtype=dtype)) for doc_id, b in items)
-        yield from S.write_group(source, bucket, arrays, self.out_dir, self.config, dtype)
+        yield from S.write_group(source, group, arrays, self.out_dir, self.config, dtype, self.groups[source])
 
 
 class TokenizeToShards(beam.PTransform):
     """Documents of every source -> shards under `out_dir` and `out_dir/manifest.json`.
 
     Input: a PCollection of (source, (filename, JSON line)). Output: the shard records.
+    `files`: {source: [document file base names, in order]} (they number the groups).
     """
 
-    def __init__(self, tokenizer_path: str, out_dir: str, config: S.ShardConfig):
+    def __init__(self, tokenizer_path: str, out_dir: str, config: S.ShardConfig, files: dict[str, list[str]]):
         super().__init__()
         self.tokenizer_path, self.out_dir, self.config = os.fspath(tokenizer_path), os.fspath(out_dir), config
+        self.file_index = {s: {name: i for i, name in enumerate(names)} for s, names in files.items()}
+        self.groups = {s: len(names) * max(config.buckets, 1) for s, names in files.items()}
 
     def expand(self, lines):
         dtype = str(S.DocumentEncoder(self.tokenizer_path).dtype)  # read once at construction time
         encoded = lines | "Encode" >> beam.ParDo(
-            EncodeDocuments(self.tokenizer_path, self.config.bos, self.config.buckets)
+            EncodeDocuments(self.tokenizer_path, self.config.bos, self.config.buckets, self.file_index)
         ).with_outputs(EncodeDocuments.DROPPED, main="tokens")
         records = (
             encoded.tokens
             | "GroupBySourceBucket" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(WriteShards(self.out_dir, self.config, dtype))
+            | "WriteShards" >> beam.ParDo(WriteShards(self.out_dir, self.config, dtype, self.groups))
         )
         dropped = encoded[EncodeDocuments.DROPPED] | "CountDropped" >> beam.combiners.Count.PerElement()
         _ = (
@@ -110,8 +128,9 @@ def _write_manifest(records, dropped, config, tokenizer_path, out_dir) -> str:
 
 def build(pipeline: beam.Pipeline, corpus: str, tokenizer_path: str, out_dir: str, config: S.ShardConfig):
     """Add the read + tokenize + write steps for every source of `<corpus>/docs` to `pipeline`."""
-    per_source = []
+    per_source, files = [], {}
     for source in S.list_sources(corpus):
+        files[source] = [p.name for p in S.document_files(corpus, source)]
         pattern = os.path.join(os.fspath(corpus), "docs", source, "*.jsonl.gz")
         per_source.append(
             pipeline
@@ -121,7 +140,7 @@ def build(pipeline: beam.Pipeline, corpus: str, tokenizer_path: str, out_dir: st
     return (
         per_source
         | "Flatten" >> beam.Flatten()
-        | "Tokenize" >> TokenizeToShards(tokenizer_path, out_dir, config)
+        | "Tokenize" >> TokenizeToShards(tokenizer_path, out_dir, config, files)
     )
 
 

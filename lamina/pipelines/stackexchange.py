@@ -2,7 +2,7 @@
 
     files -> read rows (one worker per file, streaming, `lamina.formats.stackexchange`) -> key each row
     by its thread ((site, question Id) for questions, (site, ParentId) for answers) -> GroupByKey
-    -> threads -> docs/stackexchange/<site>.jsonl.gz
+    -> threads -> docs/stackexchange/<site>-<k>-of-<n>.jsonl.gz
 
 A document is a question thread: `Q: <title>\n<body>\nA: <answer>...`, answers by integer score,
 highest first, ties by id (`lamina.filters.stackexchange`; RedPajama sorts the score strings: BUG).
@@ -30,8 +30,8 @@ from lamina.documents import Document, stable_id
 from lamina.filters.binary import BINARY, binary_reason
 from lamina.filters.stackexchange import answer_order, thread_text
 from lamina.formats.stackexchange import ANSWER, QUESTION, Post, PostDrop, html_to_text, iter_posts, site_of
-from lamina.pipelines.accounting import FILES, TALLY, Dropped, Funnel, Stage
-from lamina.pipelines.readers import expand_inputs, file_failed, file_read
+from lamina.pipelines.accounting import Dropped, Funnel, Stage, group_size
+from lamina.pipelines.readers import expand_inputs, file_failed, file_read, read_files
 from lamina.pipelines.writers import MetadataName
 
 SOURCE = "stackexchange"
@@ -63,6 +63,13 @@ def _read_rows(path_label):
             else:
                 yield (site, "p", item.id), item
     yield from file_read()
+
+
+class _ReadRowsFn(beam.DoFn):
+    """`_read_rows` as a DoFn (so `read_files` counts its files and reports its progress)."""
+
+    def process(self, path_label):
+        yield from _read_rows(path_label)
 
 
 def _row_document(p: Post | PostDrop) -> Document:
@@ -106,6 +113,7 @@ class Threads(Stage):
     def results(self, element, **side):
         key, items = element
         items = sorted(items, key=lambda p: (p.file, p.row))
+        group_size().update(len(items), sum(len(getattr(p, "body", "")) for p in items))
         if key[1] == "x":
             for d in items:
                 yield Dropped(d.reason, _row_document(d), d.describe())
@@ -142,15 +150,9 @@ class StackExchangeSource(beam.PTransform):
     def expand(self, pbegin):
         funnel = self.funnel
         self.files = expand_inputs(self.spec, pattern=self.config.file_pattern)
-        listed = pbegin | "files" >> beam.Create(self.files)
-        rows = (
-            listed
-            | "spread_files" >> beam.Reshuffle()
-            | "read_rows" >> beam.FlatMap(_read_rows).with_outputs(TALLY, main="rows")
-        )
-        funnel.add_tally(rows[TALLY])
-        funnel.add_tally(listed | "files_matched" >> beam.Map(lambda _: ((FILES, "matched", ""), 1)))
-        grouped = rows.rows | "group_threads" >> beam.GroupByKey()
+        rows = read_files(pbegin, self.files, _ReadRowsFn(), "read_rows", SOURCE)
+        funnel.add_tally(rows.tally)  # file tallies only: the rows are judged by `threads`
+        grouped = rows.docs | "group_threads" >> beam.GroupByKey()
         docs = funnel.apply(grouped, Threads())
         answers = docs | "answers" >> beam.Map(
             lambda d: (d.metadata["site"], d.id, len(d.metadata["answer_ids"]))
@@ -166,7 +168,7 @@ class StackExchangeSource(beam.PTransform):
         return {**dataclasses.asdict(self.config), "files": [label for _, label in self.files]}
 
     def output_name(self) -> MetadataName:
-        """`<site>`: one output file per site (docs/stackexchange/<site>.jsonl.gz)."""
+        """`<site>`: one output per site (docs/stackexchange/<site>-<k>-of-<n>.jsonl.gz)."""
         return MetadataName("site")
 
 

@@ -2,7 +2,7 @@
 
     files (expanded when the pipeline is built) -> read pages (one worker per dump file, streaming)
     -> Reshuffle (pages spread over workers) -> articles (namespace 0, no redirects, markup cleaned:
-    `lamina.formats.wikipedia.page_to_document`) -> docs/wikipedia/<lang>.jsonl.gz
+    `lamina.formats.wikipedia.page_to_document`) -> docs/wikipedia/<lang>-<k>-of-<n>.jsonl.gz
 
 Reading a dump is sequential (bz2 and XML), cleaning (mwparserfromhell) is the expensive part, so
 pages are shuffled to all workers before it. Drops: `namespace`, `redirect`, `too_long` (wikitext over
@@ -143,7 +143,7 @@ class WikipediaSource(beam.PTransform):
         return {**dataclasses.asdict(self.config), "files": files, "skipped_files": self.skipped}
 
     def output_name(self) -> MetadataName:
-        """`<lang>`: one output file per dump language (docs/wikipedia/<lang>.jsonl.gz)."""
+        """`<lang>`: one output per dump language (docs/wikipedia/<lang>-<k>-of-<n>.jsonl.gz)."""
         return MetadataName("lang", "unknown")
 
 

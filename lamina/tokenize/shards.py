@@ -12,10 +12,13 @@ tokenizers give identical ids on every document we encode, and a model trained o
 the same ids at inference through transformers. Documents empty after this are dropped and
 counted (`dropped.empty` in the manifest).
 
-Shards: per source (and per hash bucket, for parallel writing at scale), documents sorted by id
+Shards: per source, per group -- one group per (document file, hash bucket): the corpus writes every
+output as bounded files `<name>-<k>-of-<n>.jsonl.gz` (pipelines/writers.py), so a group holds at most
+one document file's tokens (divided by `buckets`), never a whole source -- documents sorted by id
 and packed into shards that close once they reach `shard_tokens` (documents are never split).
-Names are `<source>_<nnnnn>` (`<source>_<bbb>_<nnnnn>` with several buckets). Every shard is
-written under a temporary name and renamed when complete; the manifest is written last.
+Group g = file index (in sorted name order) x buckets + bucket; names are `<source>_<nnnnn>` when a
+source has one group, else `<source>_<ggg>_<nnnnn>`. Every shard is written under a temporary name
+and renamed when complete; the manifest, written last, lists them all.
 The same documents, tokenizer and config give byte-identical shards and manifest.
 """
 
@@ -45,7 +48,7 @@ LEADING_WHITESPACE_RULE = (
 class ShardConfig:
     shard_tokens: int = 100_000_000  # target tokens per shard (~200 MB as uint16); a shard closes at >= this
     bos: bool = False  # put BOS before every document (EOS always ends one)
-    buckets: int = 1  # hash buckets per source, written in parallel at scale; 1 = one ordered series
+    buckets: int = 1  # hash buckets per document file (groups = files x buckets); 1 = one per file
     weights: Mapping[str, float] | None = None  # mixture weights; None = LLaMA Table 1
 
 
@@ -65,7 +68,15 @@ def list_sources(corpus: str | os.PathLike) -> list[str]:
 
 
 def document_files(corpus: str | os.PathLike, source: str) -> list[Path]:
+    """The document files of `source`, in name order (their index numbers the shard groups)."""
     return sorted((Path(corpus) / "docs" / source).glob("*.jsonl.gz"))
+
+
+def iter_file(path: Path) -> Iterator[Document]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                yield parse_line(line, f"{path}:{lineno}")
 
 
 def parse_line(line: str | bytes, where: str) -> Document:
@@ -81,10 +92,7 @@ def parse_line(line: str | bytes, where: str) -> Document:
 def iter_documents(corpus: str | os.PathLike, source: str) -> Iterator[Document]:
     """Every kept document of `source`, files in name order, lines in file order."""
     for path in document_files(corpus, source):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    yield parse_line(line, f"{path}:{lineno}")
+        yield from iter_file(path)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -153,8 +161,13 @@ def bucket_of(doc_id: str, buckets: int) -> int:
     return int.from_bytes(hashlib.sha1(doc_id.encode()).digest()[:8], "big") % buckets
 
 
-def shard_name(source: str, bucket: int, index: int, buckets: int) -> str:
-    return f"{source}_{index:05d}" if buckets <= 1 else f"{source}_{bucket:03d}_{index:05d}"
+def group_of(file_index: int, doc_id: str, buckets: int) -> int:
+    """The shard group of a document: its file's index x buckets + its hash bucket."""
+    return file_index * max(buckets, 1) + bucket_of(doc_id, buckets)
+
+
+def shard_name(source: str, group: int, index: int, groups: int) -> str:
+    return f"{source}_{index:05d}" if groups <= 1 else f"{source}_{group:03d}_{index:05d}"
 
 
 def write_group(
@@ -164,8 +177,10 @@ def write_group(
     out_dir: str | os.PathLike,
     config: ShardConfig,
     dtype: np.dtype,
+    groups: int | None = None,
 ) -> list[dict]:
-    """Write one (source, bucket)'s documents, sorted by id, as shards; return their records.
+    """Write one (source, group)'s documents, sorted by id, as shards; return their records.
+    `bucket` is the group number, `groups` the source's number of groups (default config.buckets).
 
     `items` are (document id, token array) in any order: sorting here makes the output
     independent of the order documents arrived in (Beam bundles, worker count).
@@ -197,7 +212,7 @@ def write_group(
     try:
         for _, tokens in ordered:
             if writer is None:
-                name = shard_name(source, bucket, len(records), config.buckets)
+                name = shard_name(source, bucket, len(records), config.buckets if groups is None else groups)
                 writer = IndexedWriter(out_dir / name, dtype)
             writer.add(tokens)
             if writer.num_tokens >= config.shard_tokens:
@@ -294,23 +309,28 @@ def write_shards(
 ) -> Path:
     """The single-process reference: every source of `<corpus>/docs` -> `<out_dir>` + manifest.
 
-    Holds one source's token arrays in memory at a time (Beam is the path for large corpora).
+    Holds one group's token arrays in memory at a time (one document file's at most).
     """
     out_dir = Path(out_dir) if out_dir else Path(corpus) / "shards"
     encoder = DocumentEncoder(tokenizer_path, bos=config.bos)
     records: list[dict] = []
     dropped: dict[str, dict[str, int]] = {}
     for source in list_sources(corpus):
-        groups: dict[int, list[tuple[str, np.ndarray]]] = {}
-        for batch in _batches(iter_documents(corpus, source), batch_size):
-            for doc, tokens in zip(batch, encoder.encode([d.text for d in batch]), strict=True):
-                if tokens is None:
-                    counts = dropped.setdefault(source, {})
-                    counts["empty"] = counts.get("empty", 0) + 1
-                else:
-                    groups.setdefault(bucket_of(doc.id, config.buckets), []).append((doc.id, tokens))
-        for bucket in sorted(groups):
-            records += write_group(source, bucket, groups[bucket], out_dir, config, encoder.dtype)
+        files = document_files(corpus, source)
+        n_groups = len(files) * max(config.buckets, 1)
+        for index, path in enumerate(files):
+            groups: dict[int, list[tuple[str, np.ndarray]]] = {}
+            for batch in _batches(iter_file(path), batch_size):
+                for doc, tokens in zip(batch, encoder.encode([d.text for d in batch]), strict=True):
+                    if tokens is None:
+                        counts = dropped.setdefault(source, {})
+                        counts["empty"] = counts.get("empty", 0) + 1
+                    else:
+                        groups.setdefault(group_of(index, doc.id, config.buckets), []).append(
+                            (doc.id, tokens)
+                        )
+            for g in sorted(groups):
+                records += write_group(source, g, groups[g], out_dir, config, encoder.dtype, n_groups)
     write_manifest(build_manifest(records, dropped, config, tokenizer_path, out_dir), out_dir)
     return out_dir
 

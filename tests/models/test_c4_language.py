@@ -29,7 +29,7 @@ def test_real_c4_with_the_language_stage_on_is_kept_unchanged(shared_data, tmp_p
     assert st["funnel"][-1]["stage"] == "language"
     with gzip.open(shared_data / "c4" / C4, "rt", encoding="utf-8") as f:
         original = {json.loads(line)["url"]: json.loads(line)["text"] for line in f}
-    with gzip.open(out / "docs" / "c4" / "en.jsonl.gz", "rt", encoding="utf-8") as f:
+    with gzip.open(out / "docs" / "c4" / "en-00000-of-00001.jsonl.gz", "rt", encoding="utf-8") as f:
         kept = [Document.from_json(line) for line in f]
     unchanged = sum(original[d.metadata["url"]] == d.text for d in kept)
     stage_kept = lang["kept"]

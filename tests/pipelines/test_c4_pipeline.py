@@ -33,7 +33,7 @@ def test_c4_pipeline_keeps_real_c4_unchanged(shared_data, tmp_path):
     ]
     assert st["documents_kept"] >= 970, st["dropped"]
     assert set(st["dropped"]) <= {"too_few_sentences", "bad_words", "curly_bracket", "lorem_ipsum"}
-    with gzip.open(out / "docs" / "c4" / "all.jsonl.gz", "rt", encoding="utf-8") as f:
+    with gzip.open(out / "docs" / "c4" / "all-00000-of-00001.jsonl.gz", "rt", encoding="utf-8") as f:
         kept = [Document.from_json(line) for line in f]
     ids = [d.id for d in kept]
     assert ids == sorted(ids) and len(kept) == st["documents_kept"]

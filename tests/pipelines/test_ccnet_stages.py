@@ -11,7 +11,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from lamina.documents import Document
 from lamina.filters.lines import line_hashes, remove_lines
-from lamina.pipelines.accounting import ConservationError, Funnel, build_stats, check_conservation
+from lamina.pipelines.accounting import (
+    ConservationError,
+    Funnel,
+    build_stats,
+    check_conservation,
+)
 from lamina.pipelines.ccnet import DigestDedup, LineDedup, LineDedupApply, TooShort, bucket_of
 
 
@@ -93,8 +98,8 @@ def test_digest_dedup_first_by_dump_file_record_wins(tp):
     ]
     with tp() as p:
         f = Funnel("commoncrawl", "ccnet")
-        grouped = p | beam.Create(docs) | beam.Map(lambda d: (d.metadata["digest"], d)) | beam.GroupByKey()
-        kept = f.apply(grouped, DigestDedup()) | beam.Map(lambda d: d.id)
+        joined = p | beam.Create(docs) | LineDedup("run", digest=True)
+        kept = f.apply(joined, DigestDedup()) | beam.Map(lambda d: d[0])
         drops = f.all_drops() | beam.Map(lambda sd: (sd[1].doc.id, sd[1].reason))
         assert_that(kept, equal_to(["commoncrawl/0007", "commoncrawl/0008"]), label="kept")
         assert_that(drops, equal_to([("commoncrawl/0005", "duplicate_digest"), ("commoncrawl/0006", "duplicate_digest")]),

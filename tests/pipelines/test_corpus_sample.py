@@ -133,14 +133,15 @@ def test_ground_truth_is_met(corpus_out, sample_world, pipeline, capsys):
 def test_commoncrawl_outputs_carry_ccnet_fields(corpus_out):
     stats = json.loads((corpus_out / "stats" / "commoncrawl.json").read_text())
     names = sorted(p.name for p in (corpus_out / "docs" / "commoncrawl").glob("*.jsonl.gz"))
-    assert names and set(names) <= {"en_head.jsonl.gz", "en_middle.jsonl.gz"}
+    # the sample world is far below the default shard limit: one shard per output
+    assert names and set(names) <= {"en_head-00000-of-00001.jsonl.gz", "en_middle-00000-of-00001.jsonl.gz"}
     for name in names:
         docs = _read(corpus_out / "docs" / "commoncrawl" / name)
         assert [d.id for d in docs] == sorted(d.id for d in docs)
         for d in docs:
             m = d.metadata
             assert m["language"] == "en" and m["language_score"] >= 0.5 and m["wiki_prob"] >= 0.25
-            assert f"{m['language']}_{m['bucket']}.jsonl.gz" == name and m["perplexity"] > 0
+            assert f"{m['language']}_{m['bucket']}-00000-of-00001.jsonl.gz" == name and m["perplexity"] > 0
             assert m["nlines"] <= m["original_nlines"] and m["nlines"] == len(d.text.split("\n"))
             assert {"url", "date", "digest", "record_id", "title", "domain", "dump", "file"} <= set(m)
     assert [s["stage"] for s in stats["funnel"]] == [
@@ -180,7 +181,9 @@ def test_rerun_in_process_is_identical_and_clears_stale_files(
 ):
     out = tmp_path / "again"
     (out / "docs" / "commoncrawl").mkdir(parents=True)
-    (out / "docs" / "commoncrawl" / "en_tail.jsonl.gz").write_bytes(b"stale")  # from an earlier config
+    (out / "docs" / "commoncrawl" / "en_tail-00000-of-00001.jsonl.gz").write_bytes(
+        b"stale"
+    )  # from an earlier config
     argv = ["--input", str(sample_world), "--models", str(sample_models), "--out", str(out), "--write-dropped",
             f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
     run(argv)

@@ -205,7 +205,7 @@ def test_unreachable_url_fails_the_run_and_a_failed_rerun_leaves_outputs(tmp_pat
     assert st["files"] == {"matched": 2, "read": 2, "failed": 0, "failed_files": [], "conservation_ok": True}
     assert st["documents_in"] == 6
     before = _snapshot(out)
-    assert "docs/c4/all.jsonl.gz" in before and "stats/c4.json" in before
+    assert "docs/c4/all-00000-of-00001.jsonl.gz" in before and "stats/c4.json" in before
     assert not (out / ".staging").exists()  # promoted, and the empty staging folders removed
     url = f"http://127.0.0.1:{_closed_port()}/crawl-data/CC-MAIN-2023-06/wet/part-9.warc.wet.gz"
     (root / "cc" / "wet.paths").write_text(f"CC-MAIN-2023-06-part-0.warc.wet.gz\n{url}\n")
@@ -252,7 +252,7 @@ def test_binary_books_and_github_rows_are_counted_drops(tmp_path, shared_data):
             "funnel"
         ][0]
         assert st["documents_in"] == n_in and st["files"]["conservation_ok"]
-    with gzip.open(out / "dropped" / "github" / "binary.jsonl.gz", "rt") as f:
+    with gzip.open(out / "dropped" / "github" / "binary-00000-of-00001.jsonl.gz", "rt") as f:
         (dropped,) = [json.loads(line) for line in f]
     assert dropped["metadata"]["path"] == "src/blob.py" and "NUL" in dropped["metadata"]["drop_detail"]
 
@@ -306,7 +306,7 @@ def test_user_mistakes_are_one_line_before_the_run(tmp_path, capsys, kind):
     argv, expected = _mistake(tmp_path, kind)
     out = tmp_path / "out"
     (out / "docs" / "c4").mkdir(parents=True)
-    (out / "docs" / "c4" / "all.jsonl.gz").write_bytes(b"previous")
+    (out / "docs" / "c4" / "all-00000-of-00001.jsonl.gz").write_bytes(b"previous")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err, err
@@ -314,7 +314,9 @@ def test_user_mistakes_are_one_line_before_the_run(tmp_path, capsys, kind):
         assert "--cc-input" in err
     if kind == "unknown_runner":
         assert "DataflowRunner" in err and "FlinkRunner" in err
-    assert (out / "docs" / "c4" / "all.jsonl.gz").read_bytes() == b"previous"  # nothing deleted
+    assert (
+        out / "docs" / "c4" / "all-00000-of-00001.jsonl.gz"
+    ).read_bytes() == b"previous"  # nothing deleted
 
 
 def test_progress_on_the_local_runner_and_no_worker_warnings(tmp_path, capfd):
@@ -329,3 +331,13 @@ def test_progress_on_the_local_runner_and_no_worker_warnings(tmp_path, capfd):
     lines = [line for line in err.splitlines() if line.startswith("lamina corpus [")]
     assert lines, err[-2000:]
     assert "c4 " in lines[-1] and " docs (" in lines[-1] and "/s), files " in lines[-1] and "/2" in lines[-1]
+
+
+def test_every_source_accounts_its_files(tmp_path, shared_data):
+    """The real samples of the module sources: files matched = read, none failed, per source."""
+    out = tmp_path / "out"
+    argv = ["--input", str(shared_data), "--out", str(out), "--sources", "stackexchange,arxiv,books",
+            f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
+    for source, st in run(argv).stats.items():
+        f = st["files"]
+        assert f["matched"] == f["read"] > 0 and f["failed"] == 0 and f["conservation_ok"], (source, f)

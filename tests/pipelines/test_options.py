@@ -58,7 +58,9 @@ def test_run_honours_settings(sample_world, sample_models, tmp_path):
     assert [s["stage"] for s in st["funnel"]][-1] == "buckets" and "wikiref" not in st["dropped"]
     assert "perplexity_tail" not in st["dropped"]
     assert st["settings"]["dedup_scope"] == "dump" and st["settings"]["wikiref"] is False
-    assert sorted(p.name for p in (out / "docs" / "commoncrawl").iterdir()) == ["en_head.jsonl.gz"]
-    with gzip.open(out / "docs" / "commoncrawl" / "en_head.jsonl.gz", "rt") as f:
+    assert sorted(p.name for p in (out / "docs" / "commoncrawl").iterdir()) == [
+        "en_head-00000-of-00001.jsonl.gz"
+    ]
+    with gzip.open(out / "docs" / "commoncrawl" / "en_head-00000-of-00001.jsonl.gz", "rt") as f:
         assert all("wiki_prob" not in json.loads(line)["metadata"] for line in f)
     assert (out / "stats" / "commoncrawl.json").is_file() and not (out / "stats" / "c4.json").exists()

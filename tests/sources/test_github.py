@@ -200,7 +200,9 @@ def test_pipeline_meets_sample_ground_truth_and_reruns_byte_identical(sample_wor
     }  # fmt: skip
     kept = {
         json.loads(line)["metadata"]["key"]: json.loads(line)["text"]
-        for line in gzip.open(tmp_path / "a" / "docs" / "github" / "github.jsonl.gz", "rt", encoding="utf-8")
+        for line in gzip.open(
+            tmp_path / "a" / "docs" / "github" / "github-00000-of-00001.jsonl.gz", "rt", encoding="utf-8"
+        )
     }
     # license headers are cut, the code after them kept
     assert kept["river-tools/licensed:src/minmax.c"].startswith("#include <stdio.h>")

@@ -35,7 +35,7 @@ def test_sample_world_meets_ground_truth_byte_identical(sample_world, tmp_path):
     assert [s["stage"] for s in st["funnel"]] == ["read", "articles"]
     assert set(st["dropped"]) == {"redirect", "namespace"}
     assert sorted(p.name for p in (out / "docs" / "wikipedia").iterdir()) == [
-        f"{lang}.jsonl.gz" for lang in ("de", "en", "es", "fr", "it", "ru")
+        f"{lang}-00000-of-00001.jsonl.gz" for lang in ("de", "en", "es", "fr", "it", "ru")
     ]
     assert not [k for k, d in kept.items() if MARKUP.search(d.text)]
 

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from lamina.tokenize.indexed import IndexedWriter, ShardFormatError, TokenShard, token_dtype
-from lamina.tokenize.shards import DocumentEncoder, ShardConfig, iter_documents, load_manifest, write_shards
+from lamina.tokenize.shards import (
+    DocumentEncoder,
+    ShardConfig,
+    document_files,
+    iter_file,
+    load_manifest,
+    write_shards,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,10 @@ def test_megatron_reads_our_shards_token_for_token(shards_dir, corpus_dir, token
     assert len(manifest["shards"]) > 3
     enc = DocumentEncoder(tokenizer_model)
     for source in ("wikipedia", "c4", "github"):
-        docs = sorted(iter_documents(corpus_dir, source), key=lambda d: d.id)
+        # one shard group per document file, in file order, sorted by id inside
+        docs = [
+            d for f in document_files(corpus_dir, source) for d in sorted(iter_file(f), key=lambda d: d.id)
+        ]
         expected = [t for t in enc.encode([d.text for d in docs]) if t is not None]
         got = []
         for rec in (r for r in manifest["shards"] if r["source"] == source):
@@ -75,7 +85,7 @@ def test_we_read_megatron_written_shards(tmp_path):
 
 
 def test_token_windows_cross_documents(shards_dir):
-    shard = TokenShard(shards_dir / "wikipedia_00000")
+    shard = TokenShard(shards_dir / "wikipedia_000_00000")
     stream = np.concatenate([shard.doc(i) for i in range(len(shard))])
     assert stream.size == shard.num_tokens == shard.doc_offsets[-1]
     for a, b in [
@@ -111,7 +121,7 @@ def test_writer_failure_leaves_no_shard(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _copy(shards_dir, tmp_path, name="wikipedia_00000"):
+def _copy(shards_dir, tmp_path, name="wikipedia_000_00000"):
     for ext in (".bin", ".idx"):
         shutil.copy(shards_dir / f"{name}{ext}", tmp_path / f"s{ext}")
     return tmp_path / "s"

@@ -15,7 +15,8 @@ from lamina.documents import Document
 from lamina.tokenize.indexed import TokenShard
 from lamina.tokenize.shards import (
     ShardConfig,
-    iter_documents,
+    document_files,
+    iter_file,
     load_manifest,
     prepare_text,
     sha256_file,
@@ -43,11 +44,16 @@ def reference(corpus_dir, tokenizer_model, tmp_path_factory):
 
 
 def test_documents_sorted_by_id_with_eos_and_stripped_leading_spaces(reference, corpus_dir, tokenizer_model):
+    """Wikipedia has two document files: one shard group each, in file order, sorted by id inside."""
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
     m = load_manifest(reference)
-    docs = sorted(
-        (d for d in iter_documents(corpus_dir, "wikipedia") if prepare_text(d.text)), key=lambda d: d.id
-    )
+    files = document_files(corpus_dir, "wikipedia")
+    assert len(files) == 2
+    docs = [
+        d
+        for path in files
+        for d in sorted((d for d in iter_file(path) if prepare_text(d.text)), key=lambda d: d.id)
+    ]
     stored = [
         TokenShard(reference / r["name"]).doc(i)
         for r in m["shards"]
@@ -64,14 +70,23 @@ def test_documents_sorted_by_id_with_eos_and_stripped_leading_spaces(reference, 
 
 
 def test_shards_close_at_the_target_size(reference):
+    """One shard series per document file (group): `<source>_<nnnnn>` for a source of one file,
+    `<source>_<ggg>_<nnnnn>` for wikipedia's two; each series closes its shards at the target."""
     m = load_manifest(reference)
-    for source in ("wikipedia", "c4", "github"):
-        recs = [r for r in m["shards"] if r["source"] == source]
-        assert [r["name"] for r in recs] == [f"{source}_{i:05d}" for i in range(len(recs))]
-        for r in recs[:-1]:  # every shard but the last reaches the target; one document less would not
-            shard = TokenShard(reference / r["name"])
-            assert shard.num_tokens >= 12_000 > shard.num_tokens - shard.doc(-1).size
-        assert recs[-1]["tokens"] > 0
+    for source, prefixes in (
+        ("wikipedia", ["wikipedia_000", "wikipedia_001"]),
+        ("c4", ["c4"]),
+        ("github", ["github"]),
+    ):
+        names = [r["name"] for r in m["shards"] if r["source"] == source]
+        assert sorted({n.rsplit("_", 1)[0] for n in names}) == prefixes
+        for prefix in prefixes:
+            recs = [r for r in m["shards"] if r["name"].rsplit("_", 1)[0] == prefix]
+            assert [r["name"] for r in recs] == [f"{prefix}_{i:05d}" for i in range(len(recs))]
+            for r in recs[:-1]:  # every shard but the last reaches the target; one document less would not
+                shard = TokenShard(reference / r["name"])
+                assert shard.num_tokens >= 12_000 > shard.num_tokens - shard.doc(-1).size
+            assert recs[-1]["tokens"] > 0
     assert len([r for r in m["shards"] if r["source"] == "wikipedia"]) >= 3
 
 
