@@ -59,6 +59,8 @@ def explain(row: dict) -> str:
             text += f" against threshold {row['threshold']:g}"
     if row.get("duplicate_of"):
         text += f"; duplicate of {row['duplicate_of']}"
+    if row.get("duplicate_key"):
+        text += f"; shares {row['duplicate_key']} with the document its group kept"
     if row.get("detail"):
         text += f" ({row['detail']})"
     return text

@@ -3,10 +3,12 @@ settings)`, and the table's schema.
 
 The measured value of a drop comes from the document's annotations (`language_score`, `perplexity`,
 `wiki_prob`) or its text (length); the threshold from the run's settings, or for a perplexity tail
-from the cutoffs named in the drop's detail (the run may compute them). `duplicate_of` is the
-original a duplicate drop names: the first document of its digest / content hash (KeepFirst), the
-newer page of a C4 URL, the representative of a near-duplicate cluster of books. Line dedup's
-`no_lines_left` names no single owner (its lines may come from many documents): null.
+from the cutoffs named in the drop's detail (the run may compute them). For exact duplicates
+(digest, URL, content hash) `duplicate_key` is what the document shares with its original: the
+scalable KeepFirst finds each key's winner on small records and joins it back by id, so a dropped
+copy knows the key, not the winner's id; the original is the one document of that key not dropped
+as a duplicate. `duplicate_of` is the original a stage names: the representative of a books
+near-duplicate cluster. Line dedup's `no_lines_left` names no single owner: null.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ SCHEMA: list[tuple[str, str]] = [
     ("reason", "string"),  # the drop reason (null when kept)
     ("value", "float64"),  # the measured value the decision used (null when none)
     ("threshold", "float64"),  # the threshold it was held to (null when none)
-    ("duplicate_of", "string"),  # id or key of the original, for duplicate drops
+    ("duplicate_of", "string"),  # id or key of the original, when the stage names it (books)
+    ("duplicate_key", "string"),  # what a duplicate shares with its original (digest, URL, content hash)
     ("detail", "string"),  # the decision's detail as the stage wrote it
     ("bucket", "string"),  # language_bucket of a kept document (the report's group)
 ]
@@ -43,9 +46,11 @@ MEASURES: dict[str, tuple[str, str | None]] = {
     "alpha_per_token": ("alpha_per_token", "min_alpha_per_token"),
 }
 _DUPLICATE_OF = [
-    re.compile(r"^same .+? as (?P<of>\S+)$"),  # KeepFirst: digest, content hash
-    re.compile(r"^newer page (?P<of>\S+) has the same URL$"),  # C4's URL dedup
-    re.compile(r"^near-duplicate of (?P<of>\S+) \("),  # books' MinHash clusters
+    re.compile(r"^near-duplicate of (?P<of>\S+) \("),  # books' MinHash clusters: the representative
+]
+_DUPLICATE_KEY = [
+    re.compile(r"^same (?P<what>.+?) as an earlier document \((?P=what) (?P<key>.+)\)$"),  # KeepFirst
+    re.compile(r"^a newer page has the same URL \((?P<key>.+)\)$"),  # C4's URL dedup
 ]
 _CUTOFFS = re.compile(r"cutoffs \(?\[?\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)")
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -84,7 +89,8 @@ def kept_row(doc) -> dict[str, Any]:
     m = doc.metadata
     bucket = "_".join(str(m[k]) for k in ("language", "bucket") if m.get(k)) or None
     return {**_base(doc), "outcome": "kept", "stage": None, "reason": None, "value": None,
-            "threshold": None, "duplicate_of": None, "detail": None, "bucket": bucket}  # fmt: skip
+            "threshold": None, "duplicate_of": None, "duplicate_key": None, "detail": None,
+            "bucket": bucket}  # fmt: skip
 
 
 def duplicate_of(detail: str) -> str | None:
@@ -92,6 +98,14 @@ def duplicate_of(detail: str) -> str | None:
         m = pattern.search(detail or "")
         if m:
             return m.group("of")
+    return None
+
+
+def duplicate_key(detail: str) -> str | None:
+    for pattern in _DUPLICATE_KEY:
+        m = pattern.search(detail or "")
+        if m:
+            return m.group("key")
     return None
 
 
@@ -112,8 +126,8 @@ def dropped_row(stage: str, dropped, settings: dict) -> dict[str, Any]:
         if m:  # the tail starts above the upper cutoff; another bucket dropped is above the lower
             threshold = float(m.group(2) if reason == "perplexity_tail" else m.group(1))
     return {**_base(doc), "outcome": "dropped", "stage": stage, "reason": reason, "value": value,
-            "threshold": threshold, "duplicate_of": duplicate_of(detail), "detail": detail or None,
-            "bucket": None}  # fmt: skip
+            "threshold": threshold, "duplicate_of": duplicate_of(detail),
+            "duplicate_key": duplicate_key(detail), "detail": detail or None, "bucket": None}  # fmt: skip
 
 
 def _first_number(text: str) -> float | None:

@@ -11,7 +11,6 @@ from collections import Counter
 import pyarrow.dataset as ds
 import pytest
 
-from lamina.filters.c4 import normalize_url
 from lamina.ledger.cli import main as ledger_main
 from lamina.ledger.rows import truth_key
 from lamina.sample.truth import read_truth
@@ -39,7 +38,7 @@ def _written(corpus_run) -> dict[tuple[str, str], dict]:
                     m = d["metadata"]
                     reason = None if sub == "docs" else m["drop_reason"]
                     out[(d["source"], d["id"])] = {"outcome": "kept" if sub == "docs" else "dropped",
-                                                   "reason": reason, "metadata": m}  # fmt: skip
+                                                   "reason": reason, "metadata": m, "text": d["text"]}  # fmt: skip
     return out
 
 
@@ -94,8 +93,17 @@ def test_measured_values_and_thresholds(corpus_run, ledger):
 
 
 def test_every_duplicate_names_the_right_original(corpus_run, ledger):
+    """The original of an exact duplicate is the ONE document of its source that shares the key the
+    ledger names (by the dedup stage's own key function) and was not dropped as a duplicate; a
+    near-duplicate book names its cluster's representative."""
+    from lamina.documents import Document
+    from lamina.pipelines.c4 import UrlDedup
+    from lamina.pipelines.ccnet import DigestDedup
+    from lamina.pipelines.github import ContentDedup
+
+    key_of = {"duplicate_digest": DigestDedup().key, "duplicate_url": UrlDedup().key,
+              "duplicate_content": ContentDedup().key}  # fmt: skip
     written = _written(corpus_run)
-    by_id = {(r["source"], r["id"]): r for r in ledger}
     by_key = {(r["source"], r["key"]): r for r in ledger}
     dups = [r for r in ledger if r["reason"] in DUPLICATES]
     assert Counter(r["reason"] for r in dups) == Counter(
@@ -103,14 +111,17 @@ def test_every_duplicate_names_the_right_original(corpus_run, ledger):
     )
     for r in dups:
         s = r["source"]
-        original = by_id.get((s, r["duplicate_of"])) or by_key.get((s, r["duplicate_of"]))
-        assert original is not None and original["id"] != r["id"], r
-        assert original["reason"] not in DUPLICATES, r  # the original is the one its group kept
-        mine, theirs = written[(s, r["id"])]["metadata"], written[(s, original["id"])]["metadata"]
-        if r["reason"] == "duplicate_digest":
-            assert mine["digest"] == theirs["digest"]
-        if r["reason"] == "duplicate_url":
-            assert normalize_url(mine["url"]) == normalize_url(theirs["url"])  # C4 keeps the newest
+        if r["reason"] == "near_duplicate":
+            original = by_key.get((s, r["duplicate_of"]))
+            assert original is not None and original["outcome"] == "kept", r
+            continue
+        assert r["duplicate_key"], r
+        key = key_of[r["reason"]]
+        docs = {i: Document(i, s, w["text"], w["metadata"]) for (src, i), w in written.items() if src == s}
+        assert key(docs[r["id"]]) == r["duplicate_key"]  # the key is the document's own
+        originals = [i for i, d in docs.items() if key(d) == r["duplicate_key"]
+                     and written[(s, i)]["reason"] != r["reason"]]  # fmt: skip
+        assert len(originals) == 1, (r, originals)
 
 
 def test_ledger_why(corpus_run, ledger, capsys, tmp_path):
@@ -122,7 +133,11 @@ def test_ledger_why(corpus_run, ledger, capsys, tmp_path):
     dup = next(r for r in ledger if r["reason"] == "duplicate_digest")
     assert ledger_main(["why", dup["id"], "--corpus", str(corpus_run), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["rows"][0]["id"] == dup["id"] and answer["originals"][0]["id"] == dup["duplicate_of"]
+    assert answer["rows"][0]["id"] == dup["id"] and answer["rows"][0]["duplicate_key"] == dup["duplicate_key"]
+    book = next(r for r in ledger if r["reason"] == "near_duplicate")
+    assert ledger_main(["why", book["key"], "--corpus", str(corpus_run)]) == 0
+    out = capsys.readouterr().out
+    assert f"duplicate of {book['duplicate_of']}" in out and "  original: " in out
     kept = next(r for r in ledger if r["source"] == "c4" and r["outcome"] == "kept")
     assert ledger_main(["why", kept["id"], "--corpus", str(corpus_run)]) == 0
     assert ": kept" in capsys.readouterr().out
