@@ -37,6 +37,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from lamina.pipelines import options as opts
 from lamina.pipelines import progress, readers
 from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
+from lamina.pipelines.ledger import WriteLedger
 from lamina.pipelines.readers import Fetch, InputError, ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import FixedName, ShardLimit, WriteDocs, WriteDropped
 from lamina.reports import provenance
@@ -97,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{s}-input", default=None, help=_INPUT_HELP.get(s, default_help))
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
+    )
+    p.add_argument(
+        "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
     )
     p.add_argument("--runner", default=None, help=f"Beam runner (default {DEFAULT_RUNNER}, multi-process)")
     p.add_argument(
@@ -212,6 +216,7 @@ def write_outputs(
     settings: dict,
     write_dropped: bool,
     limit: ShardLimit | None = None,
+    ledger: bool = False,
 ):
     """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>-<k>-of-<n>
     .jsonl.gz`, the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), shards bounded by
@@ -220,6 +225,8 @@ def write_outputs(
     written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of, limit=limit)
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
+    if ledger:  # one row per input document: lamina/ledger, docs/reports.md
+        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
@@ -232,6 +239,7 @@ def build_source(
     config=None,
     write_dropped: bool = False,
     limit: ShardLimit | None = None,
+    ledger: bool = False,
 ):
     """Apply the branch of one of MODULE_SOURCES to `pbegin` (a pipeline, or a composite's input):
     the module's SOURCE_TRANSFORM on input `spec` (read + filter, every stage in a Funnel), then
@@ -246,7 +254,7 @@ def build_source(
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
     return write_outputs(
-        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit
+        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit, ledger
     )
 
 
@@ -272,7 +280,14 @@ class SourceBranch(beam.PTransform):
             spec = getattr(args, f"{source}_input") or _under(inp, f"{source}/", f"--{source}-input")
             try:
                 return build_source(
-                    pbegin, source, spec, out, getattr(cfg, source), write_dropped, shard_limit(cfg)
+                    pbegin,
+                    source,
+                    spec,
+                    out,
+                    getattr(cfg, source),
+                    write_dropped,
+                    shard_limit(cfg),
+                    args.ledger,
                 )
             except InputError as e:
                 raise InputError(f"{e} (set the input with --{source}-input)") from None
@@ -333,7 +348,9 @@ class SourceBranch(beam.PTransform):
                 )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
-        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg))
+        return write_outputs(
+            kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg), args.ledger
+        )
 
 
 @dataclasses.dataclass
@@ -345,7 +362,8 @@ class _Reads:
 
 def _source_outputs(out: str, source: str) -> list[str]:
     """The paths one source's run owns under `out` (folders and the statistics file)."""
-    return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json"]
+    return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json",
+            f"{out}/ledger/source={source}"]  # fmt: skip
 
 
 def _remove(path: str) -> None:
