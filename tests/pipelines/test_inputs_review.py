@@ -103,3 +103,14 @@ def test_dataflow_without_its_options_is_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and err.startswith("lamina corpus: --runner DataflowRunner: "), err
     assert "project" in err and "region" in err and "temp_location" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_config_that_is_a_folder_or_not_text_is_one_line(tmp_path, capsys):
+    (tmp_path / "bin.toml").write_bytes(bytes(range(256)))
+    for config, expected in (
+        (tmp_path, "cannot be read (Is a directory)"),
+        (tmp_path / "bin.toml", "not UTF-8 text"),
+    ):
+        assert main(["--out", str(tmp_path / "out"), "--sources", "books", "--config", str(config)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(config) in err and expected in err, err
