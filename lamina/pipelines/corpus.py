@@ -32,7 +32,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from lamina.pipelines import options as opts
 from lamina.pipelines import progress, readers
@@ -71,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the CommonCrawl (CCNet) and C4 pipelines on Beam. Unknown options go to Beam.",
     )
     p.add_argument(
-        "--input", required=True, help="sample world / input root (holds cc/ and c4/), local or gs://"
+        "--input",
+        default=None,
+        help="sample world / input root (holds cc/, c4/, ...), local or gs://; not needed when every "
+        "chosen source has its --<source>-input",
     )
     p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
     p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
@@ -178,7 +181,15 @@ def _is_local(runner: str | None) -> bool:
     return runner is None or runner in ("DirectRunner", DEFAULT_RUNNER, "FnApiRunner")
 
 
+def _under(inp: str, sub: str, flag: str) -> str:
+    """`<inp>/<sub>`, the default of `flag`; without --input, a one-line error naming both."""
+    if not inp:
+        raise InputError(f"no {flag} and no --input: pass {flag} PATH, or --input ROOT that holds {sub}")
+    return f"{inp}/{sub}"
+
+
 def _cc_default(inp: str) -> str:
+    _under(inp, "cc/", "--cc-input")
     paths = f"{inp}/cc/wet.paths"
     return paths if FileSystems.exists(paths) else f"{inp}/cc"
 
@@ -262,12 +273,12 @@ class SourceBranch(beam.PTransform):
         from lamina.pipelines.model_paths import resolve
 
         source, args, cfg = self.source, self.args, self.cfg
-        inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        inp, out = (args.input or "").rstrip("/"), args.out.rstrip("/")
         models = resolve(args, cfg)
         write_dropped = args.write_dropped or cfg.run.write_dropped
         fetch = Fetch(cfg.run.fetch_retries, cfg.run.fetch_backoff_s)
         if source in MODULE_SOURCES:
-            spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
+            spec = getattr(args, f"{source}_input") or _under(inp, f"{source}/", f"--{source}-input")
             try:
                 return build_source(
                     pbegin,
@@ -293,10 +304,19 @@ class SourceBranch(beam.PTransform):
             funnel = Funnel("c4", "c4")
             reads = []
             if "wet" in cfg.c4.inputs:
-                files = _inputs(args.cc_input or _cc_default(inp), "--cc-input")
+                flag = "--cc-input"
+                if args.c4_input and not args.cc_input:  # C4 JSON given, the WET half of the default missing
+                    flag += (
+                        """; C4 also reads WET by default: --set 'c4.inputs=["json"]' reads --c4-input only"""
+                    )
+                if not (args.cc_input or inp):
+                    raise InputError(f"no --cc-input and no --input (set the input with {flag})")
+                files = _inputs(args.cc_input or _cc_default(inp), flag)
                 reads.append(pbegin | "read_wet" >> ReadWet(files, source, cfg.ccnet.max_bytes, fetch))
             if "json" in cfg.c4.inputs:
-                files = _inputs(args.c4_input or f"{inp}/c4", "--c4-input", pattern="*.json.gz")
+                files = _inputs(
+                    args.c4_input or _under(inp, "c4/", "--c4-input"), "--c4-input", pattern="*.json.gz"
+                )
                 reads.append(pbegin | "read_json" >> ReadC4Json(files, source, fetch))
             if not reads:
                 raise ValueError(f"c4.inputs must name wet and/or json, not {cfg.c4.inputs}")
@@ -307,6 +327,10 @@ class SourceBranch(beam.PTransform):
                 )
             )
             funnel.add_stage("read", read.dropped, read.tally)
+            if not (cfg.c4.badwords or inp):
+                raise InputError(
+                    "c4 bad-words list: no --input (holding c4/badwords): set it with --set c4.badwords=PATH"
+                )
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
             # one output per run: <language>-<k>-of-<n>.jsonl.gz
@@ -420,7 +444,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     out = args.out.rstrip("/")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
-    p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
+    p = test_pipeline or _pipeline(beam_options(args.runner, beam_args, cfg))
     readers.FILES_LISTED.clear()
     for s in sources:  # building the branches expands (and so checks) every input
         _ = p | s >> SourceBranch(s, staged, cfg, cutoffs)
@@ -453,6 +477,20 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     _prune_empty(staging)
     provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
+
+
+def _pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The Beam pipeline; the runner's own option checks (Dataflow: project, region, temp_location,
+    ...) failing are one line naming every missing option, not Beam's traceback."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as e:
+        msg = str(e)
+        if not msg.startswith("Pipeline has validations errors"):
+            raise
+        problems = "; ".join(line.strip().rstrip(".") for line in msg.splitlines()[1:] if line.strip())
+        runner = options.view_as(StandardOptions).runner
+        raise UsageError(f"--runner {runner}: {problems} (docs/real-data.md, 'A Dataflow run')") from None
 
 
 def _cross_check_metrics(result, stats: dict[str, dict]) -> None:
