@@ -227,6 +227,7 @@ def write_outputs(
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
     if ledger:  # one row per input document: lamina/ledger, docs/reports.md
         _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
+    funnel.kept_docs = kept  # kept samples beside the dropped ones (the report shows both)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
