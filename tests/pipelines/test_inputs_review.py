@@ -81,3 +81,36 @@ def test_a_source_without_its_input_and_without_input_root_is_one_line(tmp_path,
         err
         == "lamina corpus: no --books-input and no --input: pass --books-input PATH, or --input ROOT that holds books/"
     )
+
+
+def test_dataflow_without_its_options_is_one_line(tmp_path, capsys):
+    """Beam's own option check (project, region, temp_location) was a 15-line traceback."""
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "pg1.txt").write_text("A book.\n")
+    argv = [
+        "--out",
+        str(tmp_path / "out"),
+        "--sources",
+        "books",
+        "--books-input",
+        str(books),
+        "--runner",
+        "DataflowRunner",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("lamina corpus: --runner DataflowRunner: "), err
+    assert "project" in err and "region" in err and "temp_location" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_that_is_a_folder_or_not_text_is_one_line(tmp_path, capsys):
+    (tmp_path / "bin.toml").write_bytes(bytes(range(256)))
+    for config, expected in (
+        (tmp_path, "cannot be read (Is a directory)"),
+        (tmp_path / "bin.toml", "not UTF-8 text"),
+    ):
+        assert main(["--out", str(tmp_path / "out"), "--sources", "books", "--config", str(config)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(config) in err and expected in err, err
