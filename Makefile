@@ -56,7 +56,7 @@ models: venv tools sample ## train language id, SentencePiece + KenLM per langua
 	$(LAMINA) models --sample $(OUT)/sample --out $(OUT)/models
 
 corpus: models ## run every source pipeline on the sample world, train the tokenizer, write shards and reports
-	$(LAMINA) corpus --input $(OUT)/sample --models $(OUT)/models --out $(OUT)/corpus
+	$(LAMINA) corpus --input $(OUT)/sample --models $(OUT)/models --out $(OUT)/corpus --ledger
 	$(LAMINA) tokenizer train --corpus $(OUT)/corpus --vocab-size 2000
 	$(LAMINA) tokenizer shards --corpus $(OUT)/corpus
 	$(LAMINA) report --corpus $(OUT)/corpus

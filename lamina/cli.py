@@ -18,6 +18,7 @@ COMMANDS = {
     ),
     "tokenizer": ("lamina.tokenize.cli", "tokenizer train | shards: SentencePiece BPE and Megatron shards"),
     "report": ("lamina.reports.cli", "build the HTML filter reports from a corpus run's statistics"),
+    "ledger": ("lamina.ledger.cli", "ledger why ID: why one document was kept or dropped (corpus --ledger)"),
     "pretrain": ("lamina.pretrain.cli", "train a LLaMA model (under torchrun for several processes)"),
     "export-hf": ("lamina.pretrain.hf", "checkpoint -> Hugging Face LlamaForCausalLM directory"),
     "plan": ("lamina.plan.cli", "model size, tokens and days for a training budget and an inference volume"),

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lamina.formats.wikipedia import dump_language
-from lamina.models.common import NotEnoughData, write_json
+from lamina.models.common import NotEnoughData, UsageError, write_json
 from lamina.models.lid import LidConfig, iter_lid_corpus, train_lid
 from lamina.models.lm import LmConfig, train_lm
 from lamina.models.wikipedia import dump_languages, iter_documents, paragraphs, wikipedia_dumps
@@ -23,6 +23,33 @@ from lamina.models.wikiref import WikiRefConfig, cited_urls, iter_web_pages, tra
 MODELS = ("lid", "lm", "wikiref")
 MAX_CUTOFF_DOCS = 20_000  # web pages per language scored for the cutoffs at most
 CUTOFF_MIN_LENGTH = 300  # characters: like the pages that reach CCNet's perplexity stage (too_short)
+
+
+PROGRESS_S = 10.0  # seconds between progress lines on stderr while one model reads its input
+
+
+class Progress:
+    """`lamina models` progress on stderr: a line when a model starts and when it is written, and
+    while a model reads its input one line every PROGRESS_S seconds (items read, rate)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.time()
+
+    def say(self, msg: str) -> None:
+        elapsed = time.strftime("%H:%M:%S", time.gmtime(time.time() - self.t0)).removeprefix("0")
+        print(f"lamina models [{elapsed}] {msg}", file=sys.stderr, flush=True)
+
+    def counted(self, items: Iterable, what: str) -> Iterator:
+        """`items` unchanged, with a line every PROGRESS_S seconds: `<what>: N read (R/s)`."""
+        start = last = time.time()
+        n = 0
+        for n, item in enumerate(items, 1):  # noqa: B007 - n is the count after the loop
+            now = time.time()
+            if now - last >= PROGRESS_S:
+                self.say(f"{what}: {n:,} read ({n / max(now - start, 1e-9):,.0f}/s)")
+                last = now
+            yield item
+        self.say(f"{what}: {n:,} read in {time.time() - start:.0f} s")
 
 
 def web_files(specs: Iterable[str | Path]) -> list[str]:
@@ -84,6 +111,24 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
     return counts
 
 
+def _check_dumps(dumps: list[Path], languages: list[str] | None) -> None:
+    """Before any training: every dump exists and names its language (a dump the name does not place
+    was skipped, so a run could train nothing and exit 0), and `languages` matches some dump."""
+    for p in dumps:
+        if not p.is_file():
+            raise FileNotFoundError(f"no Wikipedia dump at {p} (--wikipedia)")
+        if not dump_language(p):
+            raise UsageError(
+                f"{p}: the dump's language comes from its name; name it as Wikimedia does "
+                "(<lang>wiki-<date>-pages-articles*.xml.bz2, e.g. enwiki-20220801-pages-articles.xml.bz2)"
+            )
+    if languages and dumps and not dump_languages(dumps, languages):
+        have = ", ".join(dump_languages(dumps))
+        raise UsageError(
+            f"--languages {' '.join(languages)}: no dump of these languages (the dumps hold {have})"
+        )
+
+
 def _texts(path: Path) -> Iterator[str]:
     if path.is_file():
         with open(path, encoding="utf-8") as f:
@@ -124,6 +169,7 @@ def train_all(
     out.mkdir(parents=True, exist_ok=True)
     needs_dumps = bool({"lm", "wikiref"} & only) or ("lid" in only and not lid_corpus)
     dumps = [Path(p) for p in wikipedia or []] or (wikipedia_dumps(Path(sample_dir)) if needs_dumps else [])
+    _check_dumps(dumps, languages if needs_dumps else None)
     default_web = [Path(sample_dir) / "cc"] if (Path(sample_dir) / "cc").is_dir() else []
     wet_list = web_files(wet if wet is not None else default_web) if {"lm", "wikiref"} & only else []
     cut_list = web_files(cutoff_sample) if cutoff_sample is not None else wet_list
@@ -140,7 +186,10 @@ def train_all(
         },
     }
 
-    def done(name: str) -> None:
+    progress = Progress()
+
+    def done(name: str, written: str = "") -> None:
+        progress.say(f"{name} written: {out / (written or name)} ({time.time() - t0:.0f} s so far)")
         summary["trained"] = sorted(set(summary["trained"]) | {name})
         summary["lm_languages"] = sorted(cards.get("lm", {}))
         summary["seconds"] = round(time.time() - t0, 1)
@@ -152,12 +201,15 @@ def train_all(
         else:
             examples = _lid_examples(dumps, languages, lid.min_chars)
             source = {"wikipedia": [p.name for p in dumps]}
-        cards["lid"] = train_lid(examples, out, lid, source)
+        progress.say(f"lid: reading {lid_corpus or f'{len(dumps)} dump(s)'}, then training fastText")
+        cards["lid"] = train_lid(progress.counted(examples, "lid: paragraphs"), out, lid, source)
         done("lid")
     if "lm" in only:
         cards["lm"] = {}
         langs = dump_languages(dumps, languages)
         with tempfile.TemporaryDirectory() as tmp:
+            if cut_list:
+                progress.say(f"lm: sorting {len(cut_list)} web file(s) by language for the cutoffs")
             counts = (
                 _split_web_by_language(cut_list, out / "lid" / "lid.bin", langs, Path(tmp))
                 if cut_list
@@ -166,16 +218,20 @@ def train_all(
             names = ", ".join(Path(f).name for f in cut_list[:3]) + (" ..." if len(cut_list) > 3 else "")
             for lang in langs:
                 files = [p.name for p in dumps if dump_language(p) == lang]
+                progress.say(f"lm {lang}: reading {len(files)} dump(s), then SentencePiece and KenLM")
+                pages = progress.counted(iter_documents(dumps, lang), f"lm {lang}: pages")
                 cards["lm"][lang] = train_lm(
-                    lang, iter_documents(dumps, lang), out, lm, {"wikipedia": files},
+                    lang, pages, out, lm, {"wikipedia": files},
                     cutoff_docs=_texts(Path(tmp) / f"{lang}.jsonl"), cutoff_source=names,
                 )  # fmt: skip
-                done("lm")
+                done("lm", f"lm/{lang}.*")
             summary["cutoff_pages_per_language"] = counts
     if "wikiref" in only:
         try:
+            progress.say(f"wikiref: URLs cited by {len(dumps)} dump(s), then {len(wet_list)} web file(s)")
+            pages = progress.counted(iter_web_pages(wet_list), "wikiref: web pages")
             cards["wikiref"] = train_wikiref(
-                cited_urls(dumps), iter_web_pages(wet_list), out, wikiref,
+                cited_urls(dumps), pages, out, wikiref,
                 {"wikipedia": [p.name for p in dumps], "web_files": len(wet_list)},
             )  # fmt: skip
             done("wikiref")
@@ -216,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     except NotEnoughData as e:
         failed = str(e)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, UsageError) as e:
         print(f"lamina models: {e}", file=sys.stderr)
         return 2
     _print_cards(args.out)

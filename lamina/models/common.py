@@ -17,6 +17,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+class UsageError(ValueError):
+    """A mistake in what `lamina models` was given; the message (one line) says what and what to
+    pass. `lamina models` prints it and exits 2 before training anything more, without a traceback."""
+
+
 class NotEnoughData(ValueError):
     """The inputs hold too little to train a model; the message (one line) says the counts and what
     to pass instead. `lamina models` prints it and exits 2 without a traceback."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lamina.filters.langid import LABEL_PREFIX, LanguageIdentifier, one_line
-from lamina.models.common import accuracy, fasttext_train, fingerprint, write_json
+from lamina.models.common import UsageError, accuracy, fasttext_train, fingerprint, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,7 @@ def iter_lid_corpus(path: Path) -> Iterator[tuple[str, str]]:
                 continue
             label, _, text = line.strip().partition(" ")
             if not label.startswith(LABEL_PREFIX) or not text.strip():
-                raise ValueError(f"{path}:{n}: expected '__label__<lang> text', got {line[:80]!r}")
+                raise UsageError(f"{path}:{n}: expected '__label__<lang> text', got {line[:80]!r}")
             yield label.removeprefix(LABEL_PREFIX), one_line(text)
 
 
@@ -93,7 +93,10 @@ def train_lid(examples: Iterable[tuple[str, str]], out_dir: Path, cfg: LidConfig
     size = math.ceil(cfg.max_per_language / (1 - cfg.holdout))
     by_lang, seen = sample_per_language(examples, size, cfg.seed)
     if len(by_lang) < 2:
-        raise ValueError(f"language id needs at least 2 languages, got {sorted(by_lang)}")
+        raise UsageError(
+            f"language id needs at least 2 languages, got {sorted(by_lang)}: pass dumps (--wikipedia) or a "
+            "--lid-corpus of two or more languages, or --only lm wikiref to train the others"
+        )
     train: list[tuple[str, str]] = []
     held: list[tuple[str, str]] = []
     for lang in sorted(by_lang):

@@ -32,11 +32,12 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from lamina.pipelines import options as opts
 from lamina.pipelines import progress, readers
 from lamina.pipelines.accounting import Funnel, check_conservation, group_tally
+from lamina.pipelines.ledger import WriteLedger
 from lamina.pipelines.readers import Fetch, InputError, ReadC4Json, ReadWet, expand_inputs
 from lamina.pipelines.writers import FixedName, ShardLimit, WriteDocs, WriteDropped
 from lamina.reports import provenance
@@ -70,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the CommonCrawl (CCNet) and C4 pipelines on Beam. Unknown options go to Beam.",
     )
     p.add_argument(
-        "--input", required=True, help="sample world / input root (holds cc/ and c4/), local or gs://"
+        "--input",
+        default=None,
+        help="sample world / input root (holds cc/, c4/, ...), local or gs://; not needed when every "
+        "chosen source has its --<source>-input",
     )
     p.add_argument("--models", default=None, help="models directory of `lamina models` (local or gs://)")
     p.add_argument("--lid-model", default=None, help="LID model file: lid.bin, lid.176.bin or lid.176.ftz")
@@ -94,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{s}-input", default=None, help=_INPUT_HELP.get(s, default_help))
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
+    )
+    p.add_argument(
+        "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
     )
     p.add_argument("--runner", default=None, help=f"Beam runner (default {DEFAULT_RUNNER}, multi-process)")
     p.add_argument(
@@ -174,7 +181,15 @@ def _is_local(runner: str | None) -> bool:
     return runner is None or runner in ("DirectRunner", DEFAULT_RUNNER, "FnApiRunner")
 
 
+def _under(inp: str, sub: str, flag: str) -> str:
+    """`<inp>/<sub>`, the default of `flag`; without --input, a one-line error naming both."""
+    if not inp:
+        raise InputError(f"no {flag} and no --input: pass {flag} PATH, or --input ROOT that holds {sub}")
+    return f"{inp}/{sub}"
+
+
 def _cc_default(inp: str) -> str:
+    _under(inp, "cc/", "--cc-input")
     paths = f"{inp}/cc/wet.paths"
     return paths if FileSystems.exists(paths) else f"{inp}/cc"
 
@@ -201,6 +216,7 @@ def write_outputs(
     settings: dict,
     write_dropped: bool,
     limit: ShardLimit | None = None,
+    ledger: bool = False,
 ):
     """The tail of every branch: the kept documents to `<out>/docs/<source>/<name_of(doc)>-<k>-of-<n>
     .jsonl.gz`, the dropped ones to `<out>/dropped/<source>/` (if `write_dropped`), shards bounded by
@@ -209,6 +225,9 @@ def write_outputs(
     written = kept | "write" >> WriteDocs(f"{out}/docs/{source}", name_of, limit=limit)
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
+    if ledger:  # one row per input document: lamina/ledger, docs/reports.md
+        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
+    funnel.kept_docs = kept  # kept samples beside the dropped ones (the report shows both)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
@@ -221,6 +240,7 @@ def build_source(
     config=None,
     write_dropped: bool = False,
     limit: ShardLimit | None = None,
+    ledger: bool = False,
 ):
     """Apply the branch of one of MODULE_SOURCES to `pbegin` (a pipeline, or a composite's input):
     the module's SOURCE_TRANSFORM on input `spec` (read + filter, every stage in a Funnel), then
@@ -235,7 +255,7 @@ def build_source(
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
     return write_outputs(
-        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit
+        kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit, ledger
     )
 
 
@@ -253,15 +273,22 @@ class SourceBranch(beam.PTransform):
         from lamina.pipelines.model_paths import resolve
 
         source, args, cfg = self.source, self.args, self.cfg
-        inp, out = args.input.rstrip("/"), args.out.rstrip("/")
+        inp, out = (args.input or "").rstrip("/"), args.out.rstrip("/")
         models = resolve(args, cfg)
         write_dropped = args.write_dropped or cfg.run.write_dropped
         fetch = Fetch(cfg.run.fetch_retries, cfg.run.fetch_backoff_s)
         if source in MODULE_SOURCES:
-            spec = getattr(args, f"{source}_input") or f"{inp}/{source}"
+            spec = getattr(args, f"{source}_input") or _under(inp, f"{source}/", f"--{source}-input")
             try:
                 return build_source(
-                    pbegin, source, spec, out, getattr(cfg, source), write_dropped, shard_limit(cfg)
+                    pbegin,
+                    source,
+                    spec,
+                    out,
+                    getattr(cfg, source),
+                    write_dropped,
+                    shard_limit(cfg),
+                    args.ledger,
                 )
             except InputError as e:
                 raise InputError(f"{e} (set the input with --{source}-input)") from None
@@ -277,10 +304,19 @@ class SourceBranch(beam.PTransform):
             funnel = Funnel("c4", "c4")
             reads = []
             if "wet" in cfg.c4.inputs:
-                files = _inputs(args.cc_input or _cc_default(inp), "--cc-input")
+                flag = "--cc-input"
+                if args.c4_input and not args.cc_input:  # C4 JSON given, the WET half of the default missing
+                    flag += (
+                        """; C4 also reads WET by default: --set 'c4.inputs=["json"]' reads --c4-input only"""
+                    )
+                if not (args.cc_input or inp):
+                    raise InputError(f"no --cc-input and no --input (set the input with {flag})")
+                files = _inputs(args.cc_input or _cc_default(inp), flag)
                 reads.append(pbegin | "read_wet" >> ReadWet(files, source, cfg.ccnet.max_bytes, fetch))
             if "json" in cfg.c4.inputs:
-                files = _inputs(args.c4_input or f"{inp}/c4", "--c4-input", pattern="*.json.gz")
+                files = _inputs(
+                    args.c4_input or _under(inp, "c4/", "--c4-input"), "--c4-input", pattern="*.json.gz"
+                )
                 reads.append(pbegin | "read_json" >> ReadC4Json(files, source, fetch))
             if not reads:
                 raise ValueError(f"c4.inputs must name wet and/or json, not {cfg.c4.inputs}")
@@ -291,6 +327,10 @@ class SourceBranch(beam.PTransform):
                 )
             )
             funnel.add_stage("read", read.dropped, read.tally)
+            if not (cfg.c4.badwords or inp):
+                raise InputError(
+                    "c4 bad-words list: no --input (holding c4/badwords): set it with --set c4.badwords=PATH"
+                )
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
             kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
             # one output per run: <language>-<k>-of-<n>.jsonl.gz
@@ -309,7 +349,9 @@ class SourceBranch(beam.PTransform):
                 )
         else:
             raise ValueError(f"unknown source {source!r} (one of {', '.join(WEB_SOURCES)})")
-        return write_outputs(kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg))
+        return write_outputs(
+            kept, funnel, source, out, name_of, settings, write_dropped, shard_limit(cfg), args.ledger
+        )
 
 
 @dataclasses.dataclass
@@ -321,7 +363,8 @@ class _Reads:
 
 def _source_outputs(out: str, source: str) -> list[str]:
     """The paths one source's run owns under `out` (folders and the statistics file)."""
-    return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json"]
+    return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json",
+            f"{out}/ledger/source={source}"]  # fmt: skip
 
 
 def _remove(path: str) -> None:
@@ -401,7 +444,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     out = args.out.rstrip("/")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
-    p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
+    p = test_pipeline or _pipeline(beam_options(args.runner, beam_args, cfg))
     readers.FILES_LISTED.clear()
     for s in sources:  # building the branches expands (and so checks) every input
         _ = p | s >> SourceBranch(s, staged, cfg, cutoffs)
@@ -434,6 +477,20 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     _prune_empty(staging)
     provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
+
+
+def _pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The Beam pipeline; the runner's own option checks (Dataflow: project, region, temp_location,
+    ...) failing are one line naming every missing option, not Beam's traceback."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as e:
+        msg = str(e)
+        if not msg.startswith("Pipeline has validations errors"):
+            raise
+        problems = "; ".join(line.strip().rstrip(".") for line in msg.splitlines()[1:] if line.strip())
+        runner = options.view_as(StandardOptions).runner
+        raise UsageError(f"--runner {runner}: {problems} (docs/real-data.md, 'A Dataflow run')") from None
 
 
 def _cross_check_metrics(result, stats: dict[str, dict]) -> None:

@@ -218,10 +218,22 @@ def remote_progress(result, every_s: float, sources: list[str]) -> None:
         file=sys.stderr,
     )
     terminal = {"DONE", "FAILED", "CANCELLED", "DRAINED", "UPDATED", "STOPPED"}
-    while every_s > 0 and str(getattr(result, "state", "DONE")).rsplit(".", 1)[-1] not in terminal:
-        try:
-            result.wait_until_finish(duration=int(every_s * 1000))
-        except TypeError:  # a runner whose wait takes no duration: just wait
+
+    def state() -> str:
+        with contextlib.suppress(Exception):
+            return str(result.state).rsplit(".", 1)[-1]
+        return "DONE"  # a result that cannot tell: the caller's wait_until_finish() waits
+
+    # Poll the state rather than calling wait_until_finish(duration) repeatedly: the portable runner's
+    # wait starts a thread over the job's one message stream on every call, and a second call while the
+    # first thread still reads it fails with "generator already executing".
+    step = min(every_s, 1.0)
+    while every_s > 0 and state() not in terminal:
+        waited = 0.0
+        while waited < every_s and state() not in terminal:
+            time.sleep(step)
+            waited += step
+        if state() in terminal:
             break
         with contextlib.suppress(Exception):
             counters = result.metrics().query()["counters"]

@@ -118,9 +118,17 @@ def clear_run_dir(out: Path, d: Dist) -> None:
     if d.rank == 0:
         for name in RUN_FILES:
             path = out / name
-            if path.is_dir():
+            if path.is_symlink() and path.is_dir():
+                # checkpoints -> a volume elsewhere (a cluster's big filesystem): empty it, keep the
+                # link, so the new run's checkpoints land there too (rmtree refuses a link)
+                for child in path.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            elif path.is_dir():
                 shutil.rmtree(path)
-            elif path.exists():
+            elif path.exists() or path.is_symlink():
                 path.unlink()
     if d.world > 1:
         dist.barrier()

@@ -27,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plan", type=Path, default=None, help="a `lamina plan --out` JSON to show in the index")
     p.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A", "B"),
+        default=None,
+        help="compare two corpus runs: compare.html + compare.json in --out (default <B>/report/compare)",
+    )
+    p.add_argument(
         "--token-budget",
         type=float,
         default=1.4e12,
@@ -43,6 +51,17 @@ def main(argv: list[str] | None = None) -> int:
             f"lamina report: error: --token-budget must be positive, got {args.token_budget}", file=sys.stderr
         )
         return 2
+    if args.compare is not None:
+        from lamina.reports.compare import write_compare
+
+        a, b = args.compare
+        try:
+            page = write_compare(a, b, args.out if args.out is not None else b / "report" / "compare")
+        except (StatsError, ValueError) as e:
+            print(f"lamina report: error: {e}", file=sys.stderr)
+            return 2
+        print(f"comparison: {page}")
+        return 0
     try:
         all_stats = load_corpus_stats(args.corpus)
         data = build_report_data(all_stats, args.corpus, args.token_budget)

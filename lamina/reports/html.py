@@ -237,6 +237,26 @@ def _provenance_section(run: dict | None) -> str:
     return "\n".join(parts)
 
 
+def _ledger_section(ledger: dict | None, documents_in: dict[str, int]) -> str:
+    if ledger is None:
+        return (
+            '<h2>Ledger</h2>\n<p class="muted">No per-document ledger: run <code>lamina corpus --ledger</code>.'
+            "</p>\n"
+        )
+    rows = "".join(
+        f'<tr><td class="name">{escape(s)}</td>{_cell("count", v["files"])}{_cell("count", v["rows"], "rows")}'
+        f"<td>{'&#10003;' if v['rows'] == documents_in.get(s) else '<span class=bad>&#10007; not one row per input document</span>'}</td></tr>"
+        for s, v in ledger.items()
+    )
+    return (
+        "<h2>Ledger</h2>\n<p>One row per input document (outcome, stage, reason, measured value, threshold, "
+        'original of a duplicate) in <a href="../ledger/">ledger/</a> (Parquet, <code>source=&lt;source&gt;</code> '
+        "partitions); ask about one with <code>lamina ledger why ID</code>.</p>\n"
+        '<table><thead><tr><th class="name">source</th><th>files</th><th>rows</th><th>rows = documents in</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>\n"
+    )
+
+
 def render_index(data: dict, all_stats: list[SourceStats], extra: str = "") -> str:
     """The overview page; `extra` is trusted HTML appended at the end (the training plan's section)."""
     by_source = {s.source: s for s in all_stats}
@@ -259,6 +279,7 @@ def render_index(data: dict, all_stats: list[SourceStats], extra: str = "") -> s
         f'<span id="token-budget" data-v="{budget!r}">{budget:.3g}</span> tokens are drawn with the target '
         "weights. LLaMA columns: Table 1 of the paper (weights, epochs at 1.4T tokens, disk size).</p>\n"
         + chart
+        + _ledger_section(data.get("ledger"), {r["source"]: r["documents_in"] for r in data["sources"]})
         + "<h2>Provenance</h2>\n"
         + _provenance_section(data["provenance"])
         + extra
@@ -375,7 +396,8 @@ def _samples_section(s: SourceStats) -> str:
     parts = []
     for reason in sorted(s.samples):
         docs = s.samples[reason]
-        parts.append(f'<h3>{escape(reason)} <span class="muted">({len(docs)} sampled)</span></h3>')
+        title = "kept documents" if reason == "(kept)" else reason
+        parts.append(f'<h3>{escape(title)} <span class="muted">({len(docs)} sampled)</span></h3>')
         for d in docs:
             label = escape(d.get("title") or d["url"] or d.get("path") or d["id"] or "(no id)")
             where = " ".join(escape(x) for x in (d["url"], d.get("path", "")) if x and escape(x) != label)

@@ -129,4 +129,24 @@ def build_report_data(
         "sources": rows,
         "thresholds": {s.source: applied_thresholds(s) for s in all_stats},
         "provenance": run,
+        "ledger": ledger_summary(corpus),
     }
+
+
+def ledger_summary(corpus: Path) -> dict | None:
+    """{source: {"files", "rows"}} of `<corpus>/ledger/source=<s>/` (from the Parquet footers only), or
+    None when the run wrote no ledger."""
+    root = corpus / "ledger"
+    if not root.is_dir():
+        return None
+    import pyarrow.parquet as pq
+
+    out = {}
+    for part in sorted(root.glob("source=*")):
+        files = sorted(part.glob("*.parquet"))
+        try:
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        except Exception as e:  # noqa: BLE001 - pyarrow's error on a damaged file, named
+            raise ValueError(f"{part}: unreadable ledger file: {e}") from e
+        out[part.name.split("=", 1)[1]] = {"files": len(files), "rows": rows}
+    return out

@@ -139,7 +139,13 @@ def histogram(
     vertical lines, each labelled with its value; the label's element id is
     `<gid>-threshold-<group>-<i>` (after the figure prefix).
     """
-    h = histogram_data(data, log_x)
+    return histogram_from_data(histogram_data(data, log_x), title, xlabel, thresholds, gid)
+
+
+def histogram_from_data(
+    h: dict, title: str, xlabel: str, thresholds: dict[str, list[dict]] | None = None, gid: str = ""
+) -> str:
+    """`histogram`, drawn from `histogram_data`'s numbers (what the report's JSON holds)."""
     ranked = sorted(h["groups"], key=lambda g: (-h["groups"][g]["n"], g))
     shown, hidden = ranked[:MAX_GROUPS], ranked[MAX_GROUPS:]
     fig, ax = plt.subplots(figsize=(8, 3.6))

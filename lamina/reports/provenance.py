@@ -213,7 +213,7 @@ class RunClock:
 
 def corpus_input_specs(args: Any, cfg: Any, sources: list[str]) -> dict[str, str]:
     """The input spec each source of a `lamina corpus` run read, with the command's defaults."""
-    inp = args.input.rstrip("/")
+    inp = (args.input or "").rstrip("/")  # None: every source's input was given
     cc = args.cc_input or (f"{inp}/cc/wet.paths" if _match(f"{inp}/cc/wet.paths") else f"{inp}/cc")
     specs = {}
     for s in sources:

@@ -53,7 +53,9 @@ def test_lamina_models_on_real_dumps_writes_every_model_or_says_why_not(real_mod
         print("\n" + proc.stdout + proc.stderr)
     # Too few cited pages in the one real WET record: one line with the counts and what to pass.
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    err = proc.stderr.strip().splitlines()
+    lines = proc.stderr.strip().splitlines()
+    assert any(line.startswith("lamina models [") and "lid written" in line for line in lines), lines
+    err = [line for line in lines if not line.startswith("lamina models [")]  # the progress lines
     assert len(err) == 1 and "0 cited pages" in err[0] and "--wet" in err[0], err
     summary = json.loads((out / "models.json").read_text())
     assert summary["trained"] == ["lid", "lm"] and "0 cited pages" in summary["not_trained"]["wikiref"]

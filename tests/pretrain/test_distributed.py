@@ -9,14 +9,13 @@ gradients), so they are not bit-identical; measured differences are around 1e-7 
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from lamina.pretrain.train_config import load_config
 from lamina.pretrain.trainer import Trainer
+from tests.pretrain.torchrun_launch import run_torchrun
 
 RTOL = 1e-5
 CONFIG = """
@@ -48,7 +47,7 @@ def setup(shard_set, tmp_path_factory):
 
 
 def torchrun(nproc: int, config, manifest, out, *sets: str) -> list[dict]:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    cmd = [f"--nproc-per-node={nproc}"]
     cmd += [
         "-m",
         "lamina",
@@ -62,8 +61,7 @@ def torchrun(nproc: int, config, manifest, out, *sets: str) -> list[dict]:
     ]
     for s in sets:
         cmd += ["--set", s]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    proc = run_torchrun(cmd, dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -167,8 +165,6 @@ def test_meta_init_under_fsdp_and_tp_equals_eager_init(tmp_path):
     bit for bit, while each rank holds only its shard."""
     script = tmp_path / "worker.py"
     script.write_text(META_INIT_WORKER)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    proc = run_torchrun(["--nproc-per-node=2", str(script)], dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("meta init equal") == 2

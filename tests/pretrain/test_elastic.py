@@ -16,8 +16,6 @@ Sample ids come from samples.jsonl (`log_samples`), written by the trainer itsel
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -25,6 +23,7 @@ import torch
 from lamina.pretrain import checkpoint
 from lamina.pretrain.train_config import load_config
 from lamina.pretrain.trainer import Trainer
+from tests.pretrain.torchrun_launch import run_torchrun
 
 CONFIG = """
 model = "tiny"
@@ -45,11 +44,9 @@ log_samples = true
 
 
 def torchrun(nproc: int, config, manifest, out, *args: str) -> None:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    cmd += ["-m", "lamina", "pretrain", "--config", str(config), "--manifest", str(manifest)]
-    cmd += ["--out", str(out), *args]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [f"--nproc-per-node={nproc}", "-m", "lamina", "pretrain", "--config", str(config)]
+    cmd += ["--manifest", str(manifest), "--out", str(out), *args]
+    proc = run_torchrun(cmd, dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lamina.pretrain.train_config import TrainConfig, load_config
 from lamina.pretrain.trainer import Trainer
+from tests.pretrain.torchrun_launch import run_torchrun
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("tp_block_worker.py")
@@ -29,8 +29,7 @@ ENV = dict(
 
 
 def _torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *args]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    proc = run_torchrun([f"--nproc-per-node={nproc}", *args], ENV)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -67,10 +66,9 @@ def test_tp_must_split_heads_and_feed_forward_units_evenly():
 def test_pretrain_with_an_uneven_feed_forward_split_is_one_line(reference, shard_set):
     """Without the check DTensor's row-parallel w2 fails deep in a matmul with a traceback per rank."""
     root, config, _ = reference
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    cmd += ["-m", "lamina", "pretrain", "--config", str(config), "--manifest", str(shard_set)]
-    cmd += ["--out", str(root / "odd"), "--set", "tp=2", "--set", "model_overrides.multiple_of=171"]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    args = ["--nproc-per-node=2", "-m", "lamina", "pretrain", "--config", str(config)]
+    args += ["--manifest", str(shard_set), "--out", str(root / "odd")]
+    proc = run_torchrun([*args, "--set", "tp=2", "--set", "model_overrides.multiple_of=171"], ENV)
     # torchrun prints its own ChildFailedError traceback; no frame of lamina's code may appear
     assert proc.returncode != 0 and "lamina/pretrain/" not in proc.stderr, proc.stderr[-3000:]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("lamina pretrain: ")]

@@ -229,3 +229,29 @@ def test_adamw_fused_on_cuda_foreach_elsewhere():
     if torch.cuda.is_available():
         opt = build_optimizer(Transformer(preset("tiny")).cuda(), TrainConfig())
         assert (opt.defaults["foreach"], opt.defaults["fused"]) == (False, True)
+
+
+def test_overwrite_empties_a_symlinked_checkpoint_dir_and_keeps_the_link(shard_set, tmp_path):
+    """out/checkpoints is often a link to a big filesystem: --overwrite deletes the old checkpoints
+    there (shutil.rmtree refuses a link: it used to raise) and keeps the link, so the new run writes
+    there too. A file next to the run's files is left alone."""
+    big = tmp_path / "volume"
+    (big / "step_00000002").mkdir(parents=True)
+    (big / "step_00000002" / "shard.distcp").write_bytes(b"old")
+    (big / "latest").write_text("step_00000002\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoints").symlink_to(big, target_is_directory=True)
+    (out / "metrics.jsonl").write_text('{"step": 2}\n')
+    (out / "notes.txt").write_text("mine")
+    sets = ["steps=2", "seq_len=64", "micro_batch=2", "global_batch_tokens=256", "eval_sequences=2"]
+    cfg = load_config("configs/pretrain/tiny.toml", sets + ["heldout_tokens=4096", "checkpoint_every=2"])
+    with pytest.raises(ValueError, match="already holds a run"):
+        Trainer(cfg, shard_set, out)
+    trainer = Trainer(cfg, shard_set, out, overwrite=True)
+    assert (out / "checkpoints").is_symlink() and not (big / "step_00000002").exists()
+    assert not (big / "latest").exists() and (out / "notes.txt").read_text() == "mine"
+    trainer.fit()
+    trainer.close()
+    assert (big / "step_00000002").is_dir() and (big / "latest").read_text().strip() == "step_00000002"
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # the new run's steps 1-2 only

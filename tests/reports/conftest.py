@@ -15,7 +15,7 @@ def make_corpus(sample_world: Path, sample_models: Path, out: Path, *extra: str)
     from lamina.tokenize.cli import main as tokenizer_main
 
     argv = ["--input", str(sample_world), "--models", str(sample_models), "--out", str(out)]
-    assert corpus_main([*argv, "--write-dropped", *extra]) == 0
+    assert corpus_main([*argv, "--ledger", "--write-dropped", *extra]) == 0
     assert tokenizer_main(["train", "--corpus", str(out), "--vocab-size", "2000"]) == 0
     assert tokenizer_main(["shards", "--corpus", str(out)]) == 0
     assert report_main(["--corpus", str(out)]) == 0
