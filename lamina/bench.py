@@ -24,14 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     """`lamina bench [NAME ...] [-- OPTIONS]`: options after the names (from the first one starting
     with `-`) go to each named benchmark, e.g. `lamina bench scale --quick`."""
     argv = list(argv or [])
+    # -h/--help first lists the benchmarks; after a name it goes to that benchmark (its options)
     first_opt = next(
-        (i for i, a in enumerate(argv) if a.startswith("-") and a not in ("-h", "--help")), len(argv)
+        (i for i, a in enumerate(argv) if a.startswith("-") and (i > 0 or a not in ("-h", "--help"))),
+        len(argv),
     )
     names, options = argv[:first_opt], argv[first_opt:]
     if options[:1] == ["--"]:
         options = options[1:]
     names = names or list(BENCHES)
-    unknown = [n for n in names if n not in BENCHES]
+    unknown = [n for n in names if n not in BENCHES and n not in ("-h", "--help")]
     if unknown or "--help" in names or "-h" in names:
         print("usage: lamina bench [NAME ...]\n" + "\n".join(f"  {k:<8} {v[1]}" for k, v in BENCHES.items()))
         return 2 if unknown else 0

@@ -35,6 +35,7 @@ MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per dis
 SAMPLES_PER_REASON = 5
 SAMPLE_TEXT_CHARS = 1_000
 JOIN_SENT, JOIN_RECEIVED = "join_sent", "join_received"  # tally fields of `count_join`
+KEPT_SAMPLES = "(kept)"  # the samples' key of kept documents (not a drop reason)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,6 +282,7 @@ class Funnel:
         self.tallies: list[beam.PCollection] = []
         self.distributions: list[beam.PCollection] = []
         self.settings_from: dict[str, beam.PCollection] = {}
+        self.kept_docs: beam.PCollection | None = None  # set by the writer: kept samples in the stats
 
     def setting(self, name: str, pcoll: beam.PCollection) -> None:
         """Record `settings[name]` of the statistics from a pipeline value: `pcoll`'s one element (a
@@ -335,9 +337,16 @@ class Funnel:
             )
         else:
             dists = p | "no_dists" >> beam.Create([[]])
+        ranked = self.all_drops("flatten_drops_for_samples") | "sample_rank" >> beam.Map(
+            lambda sd: (sd[1].reason, (_hash01(sd[1].doc.id), _sample(sd[1])))
+        )
+        if self.kept_docs is not None:  # the report's kept samples, ranked the same way
+            kept = self.kept_docs | "kept_sample_rank" >> beam.Map(
+                lambda d: (KEPT_SAMPLES, (_hash01(d.id), _sample(Dropped(KEPT_SAMPLES, d, kept_group(d)))))
+            )
+            ranked = (ranked, kept) | "flatten_samples" >> beam.Flatten()
         samples = (
-            self.all_drops("flatten_drops_for_samples")
-            | "sample_rank" >> beam.Map(lambda sd: (sd[1].reason, (_hash01(sd[1].doc.id), _sample(sd[1]))))
+            ranked
             | "sample_top" >> beam.combiners.Top.PerKey(SAMPLES_PER_REASON, key=lambda v: v[0])
             | "samples_list" >> beam.combiners.ToList()
         )

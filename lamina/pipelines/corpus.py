@@ -32,7 +32,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from lamina.pipelines import options as opts
 from lamina.pipelines import progress, readers
@@ -227,6 +227,7 @@ def write_outputs(
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
     if ledger:  # one row per input document: lamina/ledger, docs/reports.md
         _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
+    funnel.kept_docs = kept  # kept samples beside the dropped ones (the report shows both)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
 
@@ -441,9 +442,11 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     if allowed < 0:
         raise UsageError(f"--allow-failed-inputs must be >= 0, not {allowed}")
     out = args.out.rstrip("/")
+    if "://" not in out and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; pass a folder (it is created if missing)")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
-    p = test_pipeline or beam.Pipeline(options=beam_options(args.runner, beam_args, cfg))
+    p = test_pipeline or _pipeline(beam_options(args.runner, beam_args, cfg))
     readers.FILES_LISTED.clear()
     for s in sources:  # building the branches expands (and so checks) every input
         _ = p | s >> SourceBranch(s, staged, cfg, cutoffs)
@@ -476,6 +479,20 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     _prune_empty(staging)
     provenance.record_corpus_run(args, cfg, sources, argv, p.options, started)
     return CorpusRun(stats, result)
+
+
+def _pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The Beam pipeline; the runner's own option checks (Dataflow: project, region, temp_location,
+    ...) failing are one line naming every missing option, not Beam's traceback."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as e:
+        msg = str(e)
+        if not msg.startswith("Pipeline has validations errors"):
+            raise
+        problems = "; ".join(line.strip().rstrip(".") for line in msg.splitlines()[1:] if line.strip())
+        runner = options.view_as(StandardOptions).runner
+        raise UsageError(f"--runner {runner}: {problems} (docs/real-data.md, 'A Dataflow run')") from None
 
 
 def _cross_check_metrics(result, stats: dict[str, dict]) -> None:

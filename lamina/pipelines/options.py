@@ -248,6 +248,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"--config {path}: no such file") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
+        except OSError as e:  # a folder, no permission, ...
+            raise ConfigError(f"--config {path}: cannot be read ({e.strerror or e})") from None
     where = str(path) if path is not None else "the config"
     for item in overrides:
         table, key, value = parse_set(item)

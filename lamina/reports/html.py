@@ -396,7 +396,8 @@ def _samples_section(s: SourceStats) -> str:
     parts = []
     for reason in sorted(s.samples):
         docs = s.samples[reason]
-        parts.append(f'<h3>{escape(reason)} <span class="muted">({len(docs)} sampled)</span></h3>')
+        title = "kept documents" if reason == "(kept)" else reason
+        parts.append(f'<h3>{escape(title)} <span class="muted">({len(docs)} sampled)</span></h3>')
         for d in docs:
             label = escape(d.get("title") or d["url"] or d.get("path") or d["id"] or "(no id)")
             where = " ".join(escape(x) for x in (d["url"], d.get("path", "")) if x and escape(x) != label)

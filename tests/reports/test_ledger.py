@@ -145,3 +145,18 @@ def test_ledger_why(corpus_run, ledger, capsys, tmp_path):
     assert "is not in the ledger" in capsys.readouterr().err
     assert ledger_main(["why", "x", "--corpus", str(tmp_path)]) == 2
     assert "no ledger in" in capsys.readouterr().err
+
+
+def test_kept_samples_are_kept_documents(corpus_run, ledger):
+    """Every source's statistics sample kept documents beside the dropped ones (at most five, with
+    their language/bucket as the detail); the ledger agrees they were kept; the page shows them."""
+    outcome = {(r["source"], r["id"]): r["outcome"] for r in ledger}
+    for stats_file in sorted((corpus_run / "stats").glob("*.json")):
+        stats = json.loads(stats_file.read_text())
+        kept = stats["samples"]["(kept)"]
+        assert 0 < len(kept) <= min(5, stats["documents_kept"]), stats_file.stem
+        assert all(outcome[(stats_file.stem, d["id"])] == "kept" for d in kept)
+        page = (corpus_run / "report" / f"{stats_file.stem}.html").read_text(encoding="utf-8")
+        assert "<h3>kept documents <span" in page
+    cc = json.loads((corpus_run / "stats" / "commoncrawl.json").read_text())["samples"]["(kept)"]
+    assert all(d["detail"] in ("en_head", "en_middle") and d["url"] for d in cc)
