@@ -442,6 +442,8 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     if allowed < 0:
         raise UsageError(f"--allow-failed-inputs must be >= 0, not {allowed}")
     out = args.out.rstrip("/")
+    if "://" not in out and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; pass a folder (it is created if missing)")
     staging = f"{out}/{STAGING}"
     staged = argparse.Namespace(**{**vars(args), "out": staging})
     p = test_pipeline or _pipeline(beam_options(args.runner, beam_args, cfg))

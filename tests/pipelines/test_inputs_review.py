@@ -114,3 +114,26 @@ def test_a_config_that_is_a_folder_or_not_text_is_one_line(tmp_path, capsys):
         assert main(["--out", str(tmp_path / "out"), "--sources", "books", "--config", str(config)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and str(config) in err and expected in err, err
+
+
+def test_an_out_that_is_a_file_is_one_line_and_left_alone(tmp_path, capsys):
+    (tmp_path / "out").write_text("not a folder")
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "pg1.txt").write_text("A book.\n")
+    argv = [
+        "--out",
+        str(tmp_path / "out"),
+        "--sources",
+        "books",
+        "--books-input",
+        str(books),
+        f"--runner={FN_API_RUNNER}",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"lamina corpus: --out {tmp_path / 'out'}: is a file, not a folder; pass a folder (it is created if missing)"
+    )
+    assert (tmp_path / "out").read_text() == "not a folder"
