@@ -34,6 +34,7 @@ FILES = "files"  # the tallies ((FILES, matched | read | failed, error), n) of t
 MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution
 SAMPLES_PER_REASON = 5
 SAMPLE_TEXT_CHARS = 1_000
+JOIN_SENT, JOIN_RECEIVED = "join_sent", "join_received"  # tally fields of `count_join`
 KEPT_SAMPLES = "(kept)"  # the samples' key of kept documents (not a drop reason)
 
 
@@ -164,6 +165,20 @@ def join_by_id(docs, label: str = "join_by_id", **tagged):
     the one shuffle of the document bodies a dedup needs."""
     by_id = docs | f"{label}_key" >> beam.Map(lambda d: (d.id, d))
     return {"doc": by_id, **tagged} | label >> beam.CoGroupByKey()
+
+
+def count_join(funnel: Funnel, stage: str, tag: str, sent, joined, label: str) -> None:
+    """Tally the (id, value) pairs `sent` into a join under `tag` and those the joined groups hold,
+    as ((stage, join_sent | join_received, tag), n): `build_stats` fails conservation when they
+    differ. The document counts do not see a lost value (a C4 page that lost the line keys it owns
+    still passes, shorter, or drops as too_few_sentences), so a shuffle that loses values would
+    otherwise change outputs silently."""
+    funnel.add_tally(sent | f"{label}_sent" >> beam.Map(lambda _, k=(stage, JOIN_SENT, tag): (k, 1)))
+    funnel.add_tally(
+        joined
+        | f"{label}_received"
+        >> beam.Map(lambda kv, k=(stage, JOIN_RECEIVED, tag): (k, sum(1 for _ in kv[1][tag])))
+    )
 
 
 class KeepFirstDedup(beam.PTransform):
@@ -400,6 +415,12 @@ def build_stats(
         if (name, "lines_in", "") in t:
             entry["lines_in"] = t[(name, "lines_in", "")]
             entry["lines_kept"] = t[(name, "lines_kept", "")]
+        tags = sorted({r for (s, f, r) in t if s == name and f in (JOIN_SENT, JOIN_RECEIVED)})
+        if tags:  # the values joined into this stage's input (`count_join`)
+            entry["joined"] = {
+                g: {"sent": t.get((name, JOIN_SENT, g), 0), "received": t.get((name, JOIN_RECEIVED, g), 0)}
+                for g in tags
+            }
         funnel.append(entry)
         for r, n in drops.items():
             dropped[r] = dropped.get(r, 0) + n
@@ -408,6 +429,8 @@ def build_stats(
     chained = all(a["kept"] == b["in"] for a, b in zip(funnel, funnel[1:], strict=False))
     last_ok = (funnel[-1]["kept"] if funnel else 0) == documents_kept
     conservation_ok = documents_in == documents_kept + sum(dropped.values()) and chained and last_ok
+    joins_ok = all(j["sent"] == j["received"] for e in funnel for j in e.get("joined", {}).values())
+    conservation_ok = conservation_ok and joins_ok
     files = file_stats(t)
     conservation_ok = conservation_ok and files["conservation_ok"]
     distributions: dict[str, Any] = {}
@@ -486,6 +509,14 @@ def check_conservation(stats: dict, where: str) -> None:
             f"{where}: file accounting fails: {files['matched']} files matched but {files['read']} read"
             f" + {files['failed']} failed"
         )
+    lost = [
+        f"{e['stage']} {tag}: {j['sent']} sent, {j['received']} received"
+        for e in stats.get("funnel", [])
+        for tag, j in e.get("joined", {}).items()
+        if j["sent"] != j["received"]
+    ]
+    if lost:
+        raise ConservationError(f"{where}: a join lost or duplicated values: " + "; ".join(lost))
     if not stats.get("conservation_ok") or stats["documents_in"] != stats["documents_kept"] + dropped:
         raise ConservationError(
             f"{where}: conservation fails: documents_in={stats['documents_in']} but kept="

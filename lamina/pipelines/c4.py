@@ -17,7 +17,15 @@ import apache_beam as beam
 
 from lamina.documents import Document
 from lamina.filters import c4 as rules
-from lamina.pipelines.accounting import Dropped, Funnel, KeepFirst, KeepFirstDedup, Stage, group_size
+from lamina.pipelines.accounting import (
+    Dropped,
+    Funnel,
+    KeepFirst,
+    KeepFirstDedup,
+    Stage,
+    count_join,
+    group_size,
+)
 from lamina.pipelines.options import C4PipelineConfig
 from lamina.pipelines.readers import localize
 
@@ -188,6 +196,7 @@ class C4(beam.PTransform):
         joined = {"doc": docs | "page_by_id" >> beam.Map(lambda d: (d.id, d)), "owned": owned} | (
             "join_owned" >> beam.CoGroupByKey()
         )
+        count_join(f, LineDedupApply.name, "owned", owned, joined, "owned")  # a lost key: a failed run
         docs = f.apply(joined, LineDedupApply(rc))
         docs = f.apply(docs, BadWords(self.badwords, "en" if cfg.language == "all" else cfg.language))
         if cfg.language != "all":  # TFDS's lang="all" keeps every language and skips language id

@@ -35,6 +35,7 @@ from lamina.pipelines.accounting import (
     Funnel,
     KeepFirst,
     Stage,
+    count_join,
     first_per_key,
     group_size,
     join_by_id,
@@ -168,6 +169,7 @@ class LineDedup(beam.PTransform):
         super().__init__()
         self.scope = scope
         self.digest = digest
+        self.uniq = None  # after expand: the (id, hash) pairs sent into the join (for `count_join`)
 
     def expand(self, docs):
         payload = LinePayload(self.scope)
@@ -184,6 +186,7 @@ class LineDedup(beam.PTransform):
             | "count_lines" >> beam.CombinePerKey(CountOwner())
             | "unique_lines" >> beam.FlatMap(_unique_lines)
         )
+        self.uniq = tagged["uniq"]
         return join_by_id(docs, "join_lines", **tagged)
 
 
@@ -349,7 +352,9 @@ class CCNet(beam.PTransform):
         cfg, f = self.config, self.funnel
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooShort(cfg.min_length))
-        joined = docs | "dedup_shuffle" >> LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup)
+        dedup = LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup)
+        joined = docs | "dedup_shuffle" >> dedup
+        count_join(f, LineDedupApply.name, "uniq", dedup.uniq, joined, "uniq")  # a lost hash: a failed run
         if cfg.digest_dedup:
             joined = f.apply(joined, DigestDedup())
         docs = f.apply(joined, LineDedupApply())

@@ -43,3 +43,7 @@ def test_c4_pipeline_keeps_real_c4_unchanged(shared_data, tmp_path):
         original = {json.loads(line)["url"]: json.loads(line)["text"] for line in f}
     unchanged = sum(original[d.metadata["url"]] == d.text for d in kept)
     assert unchanged >= 0.97 * len(original), unchanged
+    # every line key the owner combine sent reached its page in the join (none lost in the shuffle)
+    line_dedup = next(s for s in st["funnel"] if s["stage"] == "line_dedup")
+    owned = line_dedup["joined"]["owned"]
+    assert owned["sent"] == owned["received"] >= line_dedup["lines_kept"] > 0, owned
