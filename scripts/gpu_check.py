@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the repository's
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-MODES = ("none", "manual", "full", "selective")
+MODES = ("none", "manual", "full", "selective")  # lamina.pretrain.remat.CHECKPOINTING_MODES
 MFU_AIM = 0.50
 
 
@@ -220,7 +220,9 @@ def check_xformers_vs_sdpa(args, device, deadline) -> dict:
 
 
 def _block_grads(block, x, cos, sin, mode: str, autocast: bool) -> dict[str, torch.Tensor]:
-    getattr(block, "_orig_mod", block).checkpointing = mode  # through a torch.compile wrapper too
+    from lamina.pretrain.remat import apply_ac
+
+    apply_ac(block, mode)  # through a torch.compile wrapper too
     block.zero_grad(set_to_none=True)
     x = x.detach().clone().requires_grad_()
     ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
@@ -360,9 +362,11 @@ def make_trainer(args, manifest: Path, run_dir: Path, compile_: bool):
 
 
 def train_mode(args, device, trainer, mode: str, deadline: float) -> dict:
-    """2 warm-up and up to args.steps timed optimizer steps in checkpointing `mode` (the model's
-    switch, as parallelize.apply_ac sets it), then one evaluation."""
-    trainer.model.checkpointing = mode
+    """2 warm-up and up to args.steps timed optimizer steps in checkpointing `mode` (applied
+    from outside the model with remat.apply_ac, as parallelize does), then one evaluation."""
+    from lamina.pretrain.remat import apply_ac
+
+    apply_ac(trainer.model, mode)
     _sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)  # per mode: weights and AdamW moments count in all

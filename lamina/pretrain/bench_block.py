@@ -36,8 +36,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from lamina.pretrain import attention as attention_backends
 from lamina.pretrain.config import ModelConfig, preset
 from lamina.pretrain.metrics import device_peak_flops  # the one peak table (exact device names)
-from lamina.pretrain.model import CHECKPOINTING_MODES, Transformer, TransformerBlock
+from lamina.pretrain.model import Transformer, TransformerBlock
 from lamina.pretrain.parallelize import apply_tp, local_loss, loss_context
+from lamina.pretrain.remat import CHECKPOINTING_MODES, apply_ac
 
 BENCH_MODES = ("none", "full", "selective", "manual")
 
@@ -85,7 +86,7 @@ def saved_bytes_per_block(
     autocast_dtype=None,
 ) -> int:
     """Bytes one block keeps alive for its backward after its forward on x, under `mode`."""
-    block.checkpointing = mode
+    apply_ac(block, mode)
     x = x.detach().requires_grad_()
     tracker = _StorageTracker()
     with (
@@ -100,7 +101,7 @@ def saved_bytes_per_block(
 
 def saved_bytes_by_hooks(block: TransformerBlock, x: torch.Tensor, cos, sin, mode: str) -> int:
     """Unique storages packed by autograd's saved-tensor hooks, leaving out parameters and buffers."""
-    block.checkpointing = mode
+    apply_ac(block, mode)
     own = {t.untyped_storage().data_ptr() for t in list(block.parameters()) + [cos, sin]}
     seen: dict[int, int] = {}
 
@@ -120,7 +121,7 @@ def saved_bytes_by_hooks(block: TransformerBlock, x: torch.Tensor, cos, sin, mod
 def _step(model: Transformer, tokens: torch.Tensor, mode: str, autocast_dtype=None) -> tuple[float, float]:
     """(wall seconds, process CPU seconds) of one forward + backward of the whole model (next-token
     loss) under `mode`. CPU seconds are the robust figure on a shared CPU; wall on a GPU."""
-    model.checkpointing = mode
+    apply_ac(model, mode)
     device = tokens.device
     model.zero_grad(set_to_none=True)
     if device.type == "cuda":

@@ -4,9 +4,8 @@ RMSNorm -> rotary embeddings -> causal attention -> SwiGLU feed-forward -> pre-n
 No biases, untied input embedding and output layer, RMSNorm computed in fp32 before each sub-layer.
 Module and parameter names follow Meta's and torchtitan's llama (`tok_embeddings`,
 `layers.{i}.attention.wq`, `layers.{i}.feed_forward.w1`, `norm`, `output`, ...), so tensor-parallel
-plans written for those apply unchanged. Parallelism is applied from outside (pretrain/parallelize.py);
-the only switch in here is `Transformer.checkpointing`, which picks how each block keeps activations
-for its backward (see remat.py).
+plans written for those apply unchanged. Parallelism and activation checkpointing are applied from
+outside (pretrain/parallelize.py, remat.apply_ac), over this plain model: nothing in here knows of them.
 
 Rotary layout: Meta's. Each head's dimensions are rotated in INTERLEAVED pairs (0, 1), (2, 3), ...
 with frequency theta^(-2i/D) for pair i. Hugging Face's `rotate_half` pairs dimension i with i + D/2;
@@ -23,9 +22,6 @@ from torch import nn
 
 from lamina.pretrain.attention import attention
 from lamina.pretrain.config import ModelConfig
-
-CHECKPOINTING_MODES = ("none", "manual", "full", "selective")
-
 
 INIT_BLOCK = 1 << 20  # elements per initialization block (whole rows): 4 MB of fp32 drawn at a time
 
@@ -157,12 +153,7 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm block: h = x + attn(norm(x)); out = h + ffn(norm(h)).
-
-    `checkpointing` (set through `Transformer.checkpointing`) picks what is kept for the backward:
-    "none" eager autograd; "manual" the hand-written rematerializing backward (remat.py); "full"
-    torch.utils.checkpoint of the whole block; "selective" PyTorch's selective checkpointing that
-    saves matmul and attention outputs."""
+    """Pre-norm block: h = x + attn(norm(x)); out = h + ffn(norm(h))."""
 
     def __init__(self, layer_id: int, config: ModelConfig):
         super().__init__()
@@ -171,16 +162,8 @@ class TransformerBlock(nn.Module):
         self.attention = Attention(config)
         self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
         self.feed_forward = FeedForward(config)
-        self.checkpointing = "none"
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        if self.checkpointing == "none" or not torch.is_grad_enabled():
-            return self.forward_plain(x, cos, sin)
-        from lamina.pretrain import remat  # the block backward imports this module
-
-        return remat.checkpointed_block_forward(self, x, cos, sin, self.checkpointing)
-
-    def forward_plain(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         h = x + self.attention(self.attention_norm(x), cos, sin)  # (B, T, C)
         return h + self.feed_forward(self.ffn_norm(h))  # (B, T, C)
 
@@ -202,21 +185,8 @@ class Transformer(nn.Module):
         cos, sin = rotary_tables(config.head_dim, config.max_seq_len, config.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
-        self._checkpointing = "none"
         if self.tok_embeddings.weight.device.type != "meta":
             self.init_weights(seed=0)
-
-    @property
-    def checkpointing(self) -> str:
-        return self._checkpointing
-
-    @checkpointing.setter
-    def checkpointing(self, mode: str) -> None:
-        if mode not in CHECKPOINTING_MODES:
-            raise ValueError(f"checkpointing must be one of {CHECKPOINTING_MODES}, got {mode!r}")
-        self._checkpointing = mode
-        for layer in self.layers.values():
-            layer.checkpointing = mode
 
     @torch.no_grad()
     def init_weights(self, seed: int = 0) -> None:

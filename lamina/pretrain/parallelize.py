@@ -32,6 +32,7 @@ from torch.distributed.tensor.parallel import (
     parallelize_module,
 )
 
+from lamina.pretrain import remat
 from lamina.pretrain.model import Transformer
 from lamina.pretrain.train_config import TrainConfig
 
@@ -128,9 +129,9 @@ def local_loss(loss: torch.Tensor) -> torch.Tensor:
 
 
 def apply_ac(model: Transformer, mode: str) -> None:
-    """Activation checkpointing per block, using the model's own modes (remat.py):
+    """Activation checkpointing per block, applied from outside the plain model (remat.apply_ac):
     none | manual (LLaMA's hand-written backward) | full | selective."""
-    model.checkpointing = mode
+    remat.apply_ac(model, mode)
 
 
 def apply_compile(model: Transformer) -> None:

@@ -21,7 +21,8 @@ Precision: under autocast the function does what autocast would do to the plain 
 matmuls and attention run in the autocast dtype, RMSNorm and rotary in fp32, the residual stream keeps
 its own dtype, and parameter gradients come back in the parameters' dtype.
 
-Modes, selected per run with `Transformer.checkpointing`:
+Modes, applied from outside the plain model by `apply_ac(model, mode)` (parallelize.py calls it; like
+torchtitan's apply_ac, but without a wrapper module, so parameter names stay Meta's):
 - "none": eager autograd keeps whatever each op saves;
 - "manual": this module's `ManualBlockFunction` (tp_block's under tensor parallelism);
 - "full": `torch.utils.checkpoint` of the whole block (keeps only x, redoes the forward in backward);
@@ -36,6 +37,7 @@ the local shards with the all-gathers / reduce-scatters written in and overlappe
 from __future__ import annotations
 
 import functools
+import types
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +48,17 @@ from lamina.pretrain.attention import attention_backward, attention_forward
 from lamina.pretrain.block_grads import compute_dtype, rms_norm_backward, rms_parts, weight_grad
 from lamina.pretrain.model import TransformerBlock, apply_rotary, rms_norm
 
-__all__ = ["ManualBlockFunction", "checkpointed_block_forward", "manual_block_forward", "rms_norm_backward"]
+__all__ = [
+    "CHECKPOINTING_MODES",
+    "ManualBlockFunction",
+    "ac_mode",
+    "apply_ac",
+    "checkpointed_block_forward",
+    "manual_block_forward",
+    "rms_norm_backward",
+]
+
+CHECKPOINTING_MODES = ("none", "manual", "full", "selective")
 
 
 class ManualBlockFunction(torch.autograd.Function):
@@ -220,15 +232,61 @@ def _save_matmuls_policy(ctx, op, *args, **kwargs) -> CheckpointPolicy:
     return CheckpointPolicy.MUST_SAVE if saved_by_selective(op) else CheckpointPolicy.PREFER_RECOMPUTE
 
 
+def plain_block_forward(block: TransformerBlock, x: torch.Tensor, cos, sin) -> torch.Tensor:
+    """The model's own block forward (model.TransformerBlock.forward), whatever apply_ac installed."""
+    return TransformerBlock.forward(block, x, cos, sin)
+
+
 def checkpointed_block_forward(block: TransformerBlock, x: torch.Tensor, cos, sin, mode: str) -> torch.Tensor:
     """Run `block` on x with the activation-saving strategy `mode` (see module docstring)."""
     if mode == "manual":
         return manual_block_forward(block, x, cos, sin)
     if mode == "full":
-        return checkpoint(block.forward_plain, x, cos, sin, use_reentrant=False)
+        return checkpoint(plain_block_forward, block, x, cos, sin, use_reentrant=False)
     if mode == "selective":
         context_fn = functools.partial(create_selective_checkpoint_contexts, _save_matmuls_policy)
-        return checkpoint(block.forward_plain, x, cos, sin, use_reentrant=False, context_fn=context_fn)
+        return checkpoint(plain_block_forward, block, x, cos, sin, use_reentrant=False, context_fn=context_fn)
     if mode == "none":
-        return block.forward_plain(x, cos, sin)
+        return plain_block_forward(block, x, cos, sin)
     raise ValueError(f"unknown checkpointing mode {mode!r}")
+
+
+def _ac_forward(block: TransformerBlock, x: torch.Tensor, cos, sin) -> torch.Tensor:
+    """The forward apply_ac installs on a block: its mode when gradients are recorded, else plain."""
+    mode = block._ac_mode
+    if mode == "none" or not torch.is_grad_enabled():
+        return plain_block_forward(block, x, cos, sin)
+    return checkpointed_block_forward(block, x, cos, sin, mode)
+
+
+def _blocks(module: torch.nn.Module) -> list[TransformerBlock]:
+    module = getattr(module, "_orig_mod", module)  # through a torch.compile wrapper
+    if isinstance(module, TransformerBlock):
+        return [module]
+    if not hasattr(module, "layers"):
+        raise TypeError(f"apply_ac takes a Transformer or a TransformerBlock, got {type(module).__name__}")
+    return [getattr(b, "_orig_mod", b) for b in module.layers.values()]
+
+
+def apply_ac(module: torch.nn.Module, mode: str) -> None:
+    """Activation checkpointing `mode` (CHECKPOINTING_MODES) for every block of a Transformer, or for
+    one TransformerBlock, from outside the model: the block's instance gets a `forward` that runs the
+    mode (the class's forward, untouched, stays the plain one). No wrapper module, so parameter and
+    state-dict names, the TP plan and FSDP2 see the model unchanged. Call it again to switch modes
+    (a compiled block recompiles once per mode, guarded on the mode string); "none" runs the plain
+    forward. Applied after TP (the manual mode then runs tp_block's function) and before
+    compile/FSDP2."""
+    if mode not in CHECKPOINTING_MODES:
+        raise ValueError(f"checkpointing must be one of {CHECKPOINTING_MODES}, got {mode!r}")
+    for block in _blocks(module):
+        block._ac_mode = mode
+        if "forward" not in vars(block):
+            block.forward = types.MethodType(_ac_forward, block)
+
+
+def ac_mode(module: torch.nn.Module) -> str:
+    """The checkpointing mode apply_ac set on a block (or on every block of a model): "none" if never."""
+    modes = {getattr(b, "_ac_mode", "none") for b in _blocks(module)}
+    if len(modes) != 1:
+        raise ValueError(f"blocks have different checkpointing modes: {sorted(modes)}")
+    return modes.pop()

@@ -35,7 +35,7 @@ class TrainConfig:
     data_verify: str = (
         "sha256"  # shard check at start: "sha256" (size, index and checksum) or "size" (size, index)
     )
-    # --- optimization (RECIPE.md, Model)
+    # --- optimization (LLaMA-1 paper, 2.3 Optimizer)
     steps: int = 250_000  # optimizer steps in the whole run (the cosine reaches its floor here)
     lr: float = 3.0e-4  # peak learning rate (LLaMA 7B/13B 3e-4, 33B/65B 1.5e-4)
     min_lr_ratio: float = 0.1  # cosine decays to this fraction of the peak

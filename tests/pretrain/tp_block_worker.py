@@ -27,7 +27,7 @@ from lamina.pretrain import tp_block
 from lamina.pretrain.config import ModelConfig
 from lamina.pretrain.model import Transformer
 from lamina.pretrain.parallelize import apply_tp, local_loss, loss_context
-from lamina.pretrain.remat import op_name
+from lamina.pretrain.remat import apply_ac, op_name
 
 KINDS = {
     "c10d::_allgather_base_": "all_gather",
@@ -74,7 +74,7 @@ def _loss_parallel(mesh, on: bool) -> dict:
     model = Transformer(cfg)
     model.load_state_dict(ref.state_dict())
     apply_tp(model, mesh, loss_parallel=on)
-    model.checkpointing = "manual"
+    apply_ac(model, "manual")
     logits = model(inputs)
     with loss_context(model):
         per_token = local_loss(F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets, reduction="none"))
@@ -116,7 +116,7 @@ def main(out_path: str, precision: str = "fp32") -> None:
 
     xr = x.clone().requires_grad_()
     with autocast:
-        out_ref = block.forward_plain(xr, cos, sin)
+        out_ref = block(xr, cos, sin)  # the plain model: no checkpointing applied
     out_ref.backward(grad.to(out_ref.dtype))
     ref = {"input": xr.grad, **{n: p.grad for n, p in block.named_parameters()}}
 
@@ -127,7 +127,7 @@ def main(out_path: str, precision: str = "fp32") -> None:
     own = slice(rank * Ts, (rank + 1) * Ts)
     result = {"tp": tp, "precision": precision, "modes": {}}
     for mode in ("manual", "none", "selective", "full"):
-        tp_blk.checkpointing = mode
+        apply_ac(tp_blk, mode)
         tp_blk.zero_grad(set_to_none=True)
         xs = x[:, own].clone().requires_grad_()
         fwd, bwd = CollectiveCounter(), CollectiveCounter()
