@@ -76,7 +76,23 @@ def main(argv: list[str]) -> int:
             *beam_args,
         ]
     config = ShardConfig(shard_tokens=args.shard_tokens, bos=args.bos, buckets=args.buckets, weights=weights)
+    import time
+
+    from lamina.tokenize.shards import list_sources
+    from lamina.tokenize.train import progress
+
+    started = time.monotonic()
+    files = sorted(p for p in Path(args.corpus, "docs").glob("*/*") if p.is_file())
+    runner = next((a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")), "?").rsplit(".", 1)[
+        -1
+    ]
+    progress(
+        f"shards: tokenizing {len(files):,} document files of {len(list_sources(Path(args.corpus)))} sources "
+        f"on {runner} -> {out}",
+        started,
+    )
     manifest_path = pipeline.run(args.corpus, tokenizer, out, config, beam_args)
+    progress("shards: written", started)
     m = load_manifest(manifest_path)
     print(
         f"shards: {len(m['shards'])} shards, {m['documents']} documents, {m['tokens']} tokens -> {manifest_path}"

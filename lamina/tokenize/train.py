@@ -19,7 +19,9 @@ import heapq
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,20 +67,39 @@ LLAMA_TRAINER_SPEC: dict[str, object] = {
 }
 
 
+PROGRESS_S = 10.0  # seconds between progress lines while a source is read
+
+
+def progress(message: str, started: float) -> None:
+    """One progress line on stderr: `lamina tokenizer [H:MM:SS] message` (elapsed since `started`)."""
+    elapsed = int(time.monotonic() - started)
+    stamp = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}"
+    print(f"lamina tokenizer [{stamp}] {message}", file=sys.stderr, flush=True)
+
+
 def _order_key(doc_id: str, seed: int) -> bytes:
     return hashlib.sha1(f"{seed}\x1f{doc_id}".encode()).digest()
 
 
-def sample_source(corpus: Path, source: str, budget_chars: int, seed: int = 0) -> tuple[list[str], int, int]:
+def sample_source(
+    corpus: Path, source: str, budget_chars: int, seed: int = 0, started: float | None = None
+) -> tuple[list[str], int, int]:
     """The documents of `source` with the smallest id hashes, up to `budget_chars` characters.
 
     One pass with a bounded heap (memory ~ the budget), so a source far larger than its share is
-    never held in memory. Returns (texts in hash order, documents seen, characters seen).
+    never held in memory. Returns (texts in hash order, documents seen, characters seen). With
+    `started` (a time.monotonic() value), prints a progress line every PROGRESS_S seconds.
     """
     heap: list[tuple[bytes, str, str]] = []  # max-heap by hash via negated bytes
     held = seen_docs = seen_chars = 0
+    t0 = time.monotonic()
+    next_line = t0 + PROGRESS_S
     for doc in iter_documents(corpus, source):
         seen_docs += 1
+        if started is not None and time.monotonic() >= next_line:
+            rate = seen_docs / max(time.monotonic() - t0, 1e-9)
+            progress(f"{source}: {seen_docs:,} documents read ({rate:,.0f}/s)", started)
+            next_line += PROGRESS_S
         seen_chars += len(doc.text)
         key = _order_key(doc.id, seed)
         neg = bytes(255 - b for b in key)
@@ -91,16 +112,25 @@ def sample_source(corpus: Path, source: str, budget_chars: int, seed: int = 0) -
     return [t[2] for t in chosen], seen_docs, seen_chars
 
 
-def training_sample(corpus: Path, config: TokenizerConfig) -> tuple[list[str], dict]:
-    """The trainer's sentences (non-empty lines of the sampled documents) and what was drawn."""
+def training_sample(
+    corpus: Path, config: TokenizerConfig, started: float | None = None
+) -> tuple[list[str], dict]:
+    """The trainer's sentences (non-empty lines of the sampled documents) and what was drawn.
+    With `started`, prints what each source gave (and reading progress) on stderr."""
     sources = list_sources(corpus)
     weights = mixture.renormalize(sources, config.weights)
     lines: list[str] = []
     drawn: dict[str, dict] = {}
-    for source, w in weights.items():
+    for i, (source, w) in enumerate(weights.items(), 1):
         budget = int(round(w * config.sample_chars))
-        texts, n_docs, n_chars = sample_source(corpus, source, budget, config.seed)
+        texts, n_docs, n_chars = sample_source(corpus, source, budget, config.seed, started)
         chars = sum(len(t) for t in texts)
+        if started is not None:
+            progress(
+                f"{source} ({i}/{len(weights)}): sampled {len(texts):,} of {n_docs:,} documents, "
+                f"{chars:,} of {n_chars:,} characters (weight {w:.3f})",
+                started,
+            )
         drawn[source] = {
             "weight": w,
             "budget_chars": budget,
@@ -212,11 +242,18 @@ def train(
     """Train on a mixture-weighted sample of `<corpus>/docs`; write `<corpus>/tokenizer/` + card."""
     corpus = Path(corpus)
     out_dir = Path(out_dir) if out_dir else corpus / "tokenizer"
-    lines, drawn = training_sample(corpus, config)
+    started = time.monotonic()
+    lines, drawn = training_sample(corpus, config, started)
     coverage = fit_character_coverage(
         lines, config.vocab_size, float(LLAMA_TRAINER_SPEC["character_coverage"])
     )
+    progress(
+        f"training SentencePiece BPE on {len(lines):,} lines (vocab {config.vocab_size:,}, "
+        f"character coverage {coverage:g}, {config.num_threads} threads)",
+        started,
+    )
     model = train_from_lines(lines, out_dir, config.vocab_size, config.num_threads, coverage)
+    progress(f"written {model}", started)
     card = {
         "kind": "sentencepiece-bpe",
         "model": "tokenizer.model",
