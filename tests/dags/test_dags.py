@@ -546,11 +546,12 @@ def test_cleared_source_reruns_alone_to_identical_bytes(deployed, first_run):
 
 @pytest.mark.slow
 def test_second_logical_date_writes_its_own_partition(deployed, first_run):
-    """2026-03-02 with prebuilt models (the first run's, by path) and one source: its own partition,
+    """2026-03-02 on the first run's input, with prebuilt models (its, by path), one source: its own partition,
     the first run's files unchanged, the same input giving the same books documents."""
     first = _hashes(first_run["run"])
     conf = {
         "out": str(first_run["out"]),
+        "input": str(first_run["run"] / "sample"),
         "models": str(first_run["run"] / "models"),
         "sources": ["books"],
         "pretrain_launcher": "none",
@@ -561,7 +562,7 @@ def test_second_logical_date_writes_its_own_partition(deployed, first_run):
     assert second != first_run["run"]
     assert _hashes(first_run["run"]) == first
     assert sorted(p.name for p in (second / "corpus" / "stats").iterdir()) == ["books.json"]
-    assert not (second / "models").exists()
+    assert not (second / "models").exists() and not (second / "sample").exists()
     assert _hashes(second / "corpus" / "docs") == {
         k: v for k, v in _hashes(first_run["run"] / "corpus" / "docs").items() if k.startswith("books/")
     }
@@ -574,6 +575,7 @@ def test_second_logical_date_writes_its_own_partition(deployed, first_run):
 def test_keep_rate_outside_its_band_fails_the_gate_in_one_line(deployed, first_run):
     conf = {
         "out": str(first_run["out"]),
+        "input": str(first_run["run"] / "sample"),
         "models": str(first_run["run"] / "models"),
         "sources": ["books"],
         "pretrain_launcher": "none",
