@@ -184,15 +184,20 @@ def count_join(funnel: Funnel, stage: str, tag: str, sent, joined, label: str) -
 class KeepFirstDedup(beam.PTransform):
     """documents -> the input of `stage` (a KeepFirst): winners found with `first_per_key`, joined
     back by id. Shuffles: one small record per document (combined), one (id, key) per key, and the
-    documents once (keyed by id)."""
+    documents once (keyed by id). With `funnel`, the winners sent into the join and received are
+    counted (`count_join`): a lost winner would otherwise drop as a duplicate, counted."""
 
-    def __init__(self, stage: KeepFirst):
+    def __init__(self, stage: KeepFirst, funnel: Funnel | None = None):
         super().__init__()
         self.stage = stage
+        self.funnel = funnel
 
     def expand(self, docs):
         firsts = first_per_key(docs, self.stage) | "first_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
-        return join_by_id(docs, first=firsts)
+        joined = join_by_id(docs, first=firsts)
+        if self.funnel is not None:
+            count_join(self.funnel, self.stage.name, "first", firsts, joined, "first")
+        return joined
 
 
 def _nlines(doc: Document) -> int:

@@ -185,7 +185,7 @@ class C4(beam.PTransform):
         rc = _rules_config(cfg)
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooLong(rc))
-        docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup()), UrlDedup())
+        docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup(), f), UrlDedup())
         docs = f.apply(docs, Clean(rc))
         owned = (
             docs

@@ -170,13 +170,14 @@ class LineDedup(beam.PTransform):
         self.scope = scope
         self.digest = digest
         self.uniq = None  # after expand: the (id, hash) pairs sent into the join (for `count_join`)
+        self.first = None  # after expand with digest: the (id, digest) winners sent into the join
 
     def expand(self, docs):
         payload = LinePayload(self.scope)
         tagged = {}
         if self.digest:
             winners = first_per_key(docs, DigestDedup(), payload=payload, label="first_digest")
-            tagged["first"] = winners | "digest_winner" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
+            tagged["first"] = self.first = winners | "digest_winner" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
             records = winners | "winner_lines" >> beam.Map(lambda kv: (kv[1][1], kv[1][2]))
         else:
             records = docs | "doc_lines" >> beam.Map(lambda d, f=payload: (d.id, f(d)))
@@ -356,6 +357,7 @@ class CCNet(beam.PTransform):
         joined = docs | "dedup_shuffle" >> dedup
         count_join(f, LineDedupApply.name, "uniq", dedup.uniq, joined, "uniq")  # a lost hash: a failed run
         if cfg.digest_dedup:
+            count_join(f, DigestDedup.name, "first", dedup.first, joined, "first")
             joined = f.apply(joined, DigestDedup())
         docs = f.apply(joined, LineDedupApply())
         docs = f.apply(docs, LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold))

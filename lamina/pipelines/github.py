@@ -220,7 +220,7 @@ class GitHub(beam.PTransform):
         cfg, f = self.config, self.funnel
         f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, License(cfg))
-        docs = f.apply(docs | "content_dedup_shuffle" >> KeepFirstDedup(ContentDedup()), ContentDedup())
+        docs = f.apply(docs | "content_dedup_shuffle" >> KeepFirstDedup(ContentDedup(), f), ContentDedup())
         docs = f.apply(docs, Extension(cfg))
         docs = f.apply(docs, Quality(cfg))
         f.distribution(

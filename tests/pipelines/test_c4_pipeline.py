@@ -47,3 +47,5 @@ def test_c4_pipeline_keeps_real_c4_unchanged(shared_data, tmp_path):
     line_dedup = next(s for s in st["funnel"] if s["stage"] == "line_dedup")
     owned = line_dedup["joined"]["owned"]
     assert owned["sent"] == owned["received"] >= line_dedup["lines_kept"] > 0, owned
+    url = next(s for s in st["funnel"] if s["stage"] == "duplicate_url")["joined"]["first"]
+    assert url["sent"] == url["received"] == 1000 - st["dropped"].get("too_long", 0), url  # one URL each
