@@ -120,8 +120,6 @@ def test_cc_net_head_documents_are_not_tail_under_document_scoring(real_models, 
 def lid176(shared_data, tmp_path_factory):
     """A small real fastText LID trained on lingua's sentences, saved under fastText's own names:
     lid.176.bin and (quantized) lid.176.ftz."""
-    import fasttext
-
     d = tmp_path_factory.mktemp("lid176")
     train = d / "train.txt"
     with open(train, "w", encoding="utf-8") as f:
@@ -132,11 +130,21 @@ def lid176(shared_data, tmp_path_factory):
                 .splitlines()[:400]
             ):
                 f.write(f"__label__{lang} {' '.join(line.split())}\n")
-    model = fasttext.train_supervised(input=str(train), epoch=5, minn=2, maxn=4, dim=16, bucket=50_000,
-                                      wordNgrams=2, thread=1, seed=0, verbose=0)  # fmt: skip
-    model.save_model(str(d / "lid.176.bin"))
-    model.quantize(input=str(train), retrain=False, cutoff=2000, qnorm=True)
-    model.save_model(str(d / "lid.176.ftz"))
+    # Trained in a child process: fastText training in a process that has already run predictions
+    # (earlier tests of the suite) can fail with "Encountered NaN" (PITFALLS.md; lamina's own trainers
+    # use a subprocess for the same reason).
+    code = (
+        "import sys, fasttext\n"
+        "train, d = sys.argv[1], sys.argv[2]\n"
+        "m = fasttext.train_supervised(input=train, epoch=5, minn=2, maxn=4, dim=16, bucket=50_000,"
+        " wordNgrams=2, thread=1, seed=0, verbose=0)\n"
+        "m.save_model(d + '/lid.176.bin')\n"
+        "m.quantize(input=train, retrain=False, cutoff=2000, qnorm=True)\n"
+        "m.save_model(d + '/lid.176.ftz')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(train), str(d)], capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
     return d
 
 
