@@ -19,6 +19,7 @@ import pytest
 
 from lamina.pretrain.train_config import TrainConfig, load_config
 from lamina.pretrain.trainer import Trainer
+from tests.pretrain.test_distributed import CONFIG  # the same tiny run as the FSDP/TP tests
 from tests.pretrain.torchrun_launch import run_torchrun
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,22 +162,6 @@ def test_selective_keeps_the_tp_collectives_full_recomputes_them(tp2):
     assert sum(count("full").values()) > sum(count("none").values())
     for mode in ("none", "selective", "full"):
         assert modes[mode]["out"] < 1e-5 and modes[mode]["input"] < 1e-5, mode
-
-
-CONFIG = """
-model = "tiny"
-seq_len = 64
-micro_batch = 2
-global_batch_tokens = 256
-heldout_tokens = 4096
-steps = 4
-lr = 3.0e-3
-warmup_steps = 2
-eval_every = 0
-eval_sequences = 8
-checkpoint_every = 0
-log_every = 1
-"""
 
 
 @pytest.fixture(scope="module")
