@@ -34,11 +34,13 @@ from lamina.pipelines.accounting import (
     Dropped,
     Funnel,
     KeepFirst,
+    Meta,
     Stage,
     count_join,
     first_per_key,
     group_size,
     join_by_id,
+    text_length,
 )
 from lamina.pipelines.options import CCNetConfig
 from lamina.pipelines.readers import localize
@@ -351,8 +353,8 @@ class CCNet(beam.PTransform):
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
-        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooShort(cfg.min_length))
+        f.measure("length", TooShort.name, text_length, thresholds=[("min_length", "keep >=")])
         dedup = LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup)
         joined = docs | "dedup_shuffle" >> dedup
         count_join(f, LineDedupApply.name, "uniq", dedup.uniq, joined, "uniq")  # a lost hash: a failed run
@@ -361,22 +363,14 @@ class CCNet(beam.PTransform):
             joined = f.apply(joined, DigestDedup())
         docs = f.apply(joined, LineDedupApply())
         docs = f.apply(docs, LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold))
-        lid_all = (
-            docs,
-            f.drops[-1] | "lid_dropped_docs" >> beam.Map(lambda sd: sd[1].doc),
-        ) | "lid_all" >> beam.Flatten()
-        f.distribution(
-            lid_all
-            | "lid_scores"
-            >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
+        f.measure(
             "language_score",
+            LanguageId.name,
+            Meta("language_score"),
+            group=Meta("language"),
+            thresholds=[("lid_threshold", "keep >=")],
         )
         docs = f.apply(docs, Perplexity(self.models.lm, cfg.languages, cfg.scoring))
-        f.distribution(
-            docs
-            | "ppl_values" >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["perplexity"])),
-            "perplexity",
-        )
         if cfg.cutoffs == "run":
             cutoffs = (
                 docs
@@ -410,8 +404,19 @@ class CCNet(beam.PTransform):
             )
             buckets = Buckets(cfg.keep_buckets, fixed=fixed, lm_dir=self.models.lm, card_scoring=cfg.scoring)
             docs = f.apply(docs, buckets)
+        # every page that reached the buckets, drawn by bucket; the cutoffs: settings.cutoffs_applied
+        f.measure(
+            "perplexity",
+            Buckets.name,
+            Meta("perplexity"),
+            group=Meta("language"),
+            kept_outcome=Meta("bucket"),
+        )
         if cfg.wikiref:
             docs = f.apply(docs, WikiRef(self.models.wikiref, cfg.wikiref_threshold))
+            f.measure(
+                "wiki_prob", WikiRef.name, Meta("wiki_prob"), thresholds=[("wikiref_threshold", "keep >=")]
+            )
         return docs
 
 
