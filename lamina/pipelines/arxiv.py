@@ -1,4 +1,4 @@
-"""The arXiv pipeline (RECIPE.md, arXiv) as one composite PTransform.
+"""The arXiv pipeline (docs/sources.md, arXiv) as one composite PTransform.
 
 Stages:
   read: each source file (gzipped tar or gzipped .tex, one per paper) is read in memory into a

@@ -1,4 +1,4 @@
-"""The GitHub pipeline (RedPajama's rules, RECIPE.md) as one composite PTransform.
+"""The GitHub pipeline (RedPajama's rules, docs/sources.md) as one composite PTransform.
 
 Stages, in the order that names a drop (interfaces.md):
   read (malformed_record: a row without repo_name/path; binary: NUL/control characters, see

@@ -1,13 +1,14 @@
 """`lamina bench datatrove` finds the datatrove venv `make datatrove-venv` builds, and says it skipped
-when that venv is missing (datatrove cannot live in .venv: its fastText wheel clashes, PITFALLS.md)."""
+when that venv is missing (datatrove cannot live in .venv: its fastText wheel clashes with
+`fasttext`, docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
 
-from lamina.pipelines import bench_datatrove
-from lamina.pipelines.bench_datatrove import REPO, bench, datatrove_python
+from lamina.bench import datatrove as bench_datatrove
+from lamina.bench.datatrove import REPO, bench, datatrove_python
 
 
 def test_skips_with_a_message_without_the_venv(tmp_path, monkeypatch, capsys):
