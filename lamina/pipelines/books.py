@@ -37,7 +37,17 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage, count_join, group_size
+from lamina.pipelines.accounting import (
+    DROPPED,
+    TALLY,
+    Dropped,
+    Funnel,
+    Meta,
+    Stage,
+    count_join,
+    group_size,
+    text_length,
+)
 from lamina.pipelines.components import ConnectedComponents
 from lamina.pipelines.readers import (
     READ,
@@ -109,6 +119,11 @@ class StripBoilerplate(Stage):
 
     def lines_of(self, element, result):
         return sum(1 for line in element.text.splitlines() if line.strip())
+
+
+def _boilerplate_lines(doc: Document) -> int:
+    """Header and footer lines `strip_boilerplate` removed from a book."""
+    return doc.metadata["header_lines"] + doc.metadata["footer_lines"]
 
 
 def _node(doc: Document) -> tuple:
@@ -231,10 +246,7 @@ class BooksSource(beam.PTransform):
         read = read_files(pbegin, self.files, _ReadBookFn(cfg.max_bytes), "read_books", SOURCE)
         funnel.add_stage(READ, read[DROPPED], read[TALLY])
         docs = funnel.apply(read.docs, StripBoilerplate())
-        removed = docs | "boilerplate_lines" >> beam.Map(
-            lambda d: (d.metadata["markers"], d.id, d.metadata["header_lines"] + d.metadata["footer_lines"])
-        )
-        funnel.distribution(removed, "boilerplate_lines")
+        funnel.measure("boilerplate_lines", StripBoilerplate.name, _boilerplate_lines, group=Meta("markers"))
         edges = (
             docs
             | "signatures" >> beam.Map(_signature, num_perm=cfg.num_perm)
@@ -249,7 +261,7 @@ class BooksSource(beam.PTransform):
         joined = {"doc": by_node, "hit": hits} | "join_clusters" >> beam.CoGroupByKey()
         count_join(funnel, NearDuplicate.name, "hit", hits, joined, "hit")
         docs = funnel.apply(joined, NearDuplicate())
-        funnel.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        funnel.measure("length", NearDuplicate.name, text_length)  # the dropped editions' sizes too
         return docs
 
     def settings(self) -> dict:
