@@ -85,9 +85,11 @@ pretrain: venv $(OUT)/corpus/shards/manifest.json ## train the tiny model on CPU
 	$(LAMINA) pretrain --config configs/pretrain/tiny.toml --manifest $(OUT)/corpus/shards/manifest.json \
 	  --out $(OUT)/pretrain $(PRETRAIN_ARGS)
 
-bench: venv tools ## benchmarks: ratios against a baseline, side by side
-	-$(MAKE) -s datatrove-venv || echo "datatrove could not be installed: lamina bench datatrove will skip"
-	$(LAMINA) bench
+# `make bench BENCH="ccnet shards"` runs only those (`lamina bench --help` lists them; docs/benchmarks.md).
+BENCH ?=
+bench: venv tools ## benchmarks (lamina/bench/): ratios against a baseline, side by side; BENCH="NAME ..." for some
+	-$(if $(if $(BENCH),$(filter datatrove,$(BENCH)),all),$(MAKE) -s datatrove-venv || echo "datatrove could not be installed: lamina bench datatrove will skip",@true)
+	$(LAMINA) bench $(BENCH)
 
 gpu-check: venv ## on one CUDA device (minutes): xformers, manual backward, 13B layer memory, 1B tokens/s + MFU -> JSON
 	timeout 600 $(PY) scripts/gpu_check.py --out $(OUT)/gpu_check.json

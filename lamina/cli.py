@@ -18,6 +18,10 @@ COMMANDS = {
     ),
     "tokenizer": ("lamina.tokenize.cli", "tokenizer train | shards: SentencePiece BPE and Megatron shards"),
     "report": ("lamina.reports.cli", "build the HTML filter reports from a corpus run's statistics"),
+    "refilter": (
+        "lamina.refilter.cli",
+        "new thresholds for an annotated corpus run (corpus --annotate), without rerunning its models",
+    ),
     "ledger": ("lamina.ledger.cli", "ledger why ID: why one document was kept or dropped (corpus --ledger)"),
     "pretrain": ("lamina.pretrain.cli", "train a LLaMA model (under torchrun for several processes)"),
     "export-hf": ("lamina.pretrain.hf", "checkpoint -> Hugging Face LlamaForCausalLM directory"),

@@ -189,8 +189,8 @@ def check_environment(args, device, deadline) -> dict:
 def check_xformers_vs_sdpa(args, device, deadline) -> dict:
     if device.type != "cuda":
         raise Skip("xformers has no CPU kernels")
+    from lamina.bench.block import attention_backend
     from lamina.pretrain import attention
-    from lamina.pretrain.bench_block import attention_backend
 
     with attention_backend("xformers") as got:
         if got != "xformers":
@@ -252,7 +252,7 @@ def check_manual_backward(args, device, deadline) -> dict:
     x = torch.randn(1, seq, cfg.dim, generator=torch.Generator().manual_seed(0)).to(device)
     cos, sin = model.rope_cos[:seq], model.rope_sin[:seq]
     figures, failures = {}, []
-    from lamina.pretrain.bench_block import attention_backend
+    from lamina.bench.block import attention_backend
 
     # tolerances of tests/pretrain/test_remat.py's CUDA test: fp32 1e-4, bf16 autocast 3e-2
     for backend in _backends(device):
@@ -273,7 +273,7 @@ def check_manual_backward(args, device, deadline) -> dict:
 
 
 def check_activation_memory(args, device, deadline) -> dict:
-    from lamina.pretrain.bench_block import saved_bytes_per_block
+    from lamina.bench.block import saved_bytes_per_block
     from lamina.pretrain.config import preset
     from lamina.pretrain.model import TransformerBlock, rotary_tables
 

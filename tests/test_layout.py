@@ -1,6 +1,7 @@
 """The repository's layout holds: every module of the package imports in a fresh interpreter, the
 package's module-level import graph has no cycle, the plain model imports nothing of the parallelism
-and checkpointing code, and every repository file that configs/, README.md and docs/ name exists."""
+and checkpointing code, every benchmark lives in lamina/bench/, and every repository file that
+configs/, README.md and docs/ name exists."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PACKAGE = REPO / "lamina"
 
 # Modules that run in another interpreter and import a package .venv does not hold: imported only
 # where that package is installed.
-OTHER_VENV = {"lamina.pipelines.bench_datatrove_side": "datatrove"}
+OTHER_VENV = {"lamina.bench.datatrove_side": "datatrove"}
 # model.py is plain single-device code: activation checkpointing and parallelism are applied from
 # outside (parallelize.py -> remat.apply_ac).
 NOT_IN_MODEL = {"lamina.pretrain.remat", "lamina.pretrain.tp_block", "lamina.pretrain.parallelize"}
@@ -141,6 +142,28 @@ def test_model_imports_nothing_of_checkpointing_or_parallelism():
             reached.add(dep)
             todo.append(dep)
     assert not reached & NOT_IN_MODEL, sorted(reached & NOT_IN_MODEL)
+
+
+def test_every_benchmark_lives_in_lamina_bench():
+    """One place for the benchmarks: no module or test file named for a benchmark outside lamina/bench/
+    and tests/bench/, and every module in lamina/bench/ is a registered benchmark or a helper one of
+    them runs (the datatrove side)."""
+    from lamina.bench import BENCHES
+
+    stray = [
+        n for n in module_files() if "bench" in n.rpartition(".")[2] and not n.startswith("lamina.bench")
+    ]
+    assert stray == [], f"benchmark modules outside lamina/bench/: {stray}"
+    stray_tests = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "tests").rglob("*.py")
+        if "bench" in p.name and p.parent != REPO / "tests" / "bench"
+    ]
+    assert stray_tests == [], f"benchmark tests outside tests/bench/: {stray_tests}"
+    registered = {module for module, _ in BENCHES.values()}
+    inside = {n for n in module_files() if n.startswith("lamina.bench.")}
+    assert registered <= inside
+    assert inside - registered == set(OTHER_VENV), sorted(inside - registered)
 
 
 def test_every_module_imports_in_a_fresh_interpreter():

@@ -13,9 +13,9 @@ Writes (docs/interfaces.md, "Models directory"), each model with its card as soo
   wikiref/wikiref.bin + card.json  the Wikipedia-reference classifier (`wikiref.py`)
   models.json                      what was trained from what (updated after every model)
 Every card records the files' bytes and sha256; `check.py` verifies them when a corpus run starts.
+What the models measure (`lamina bench langid`, `lamina bench c4lang`) lives in lamina/bench/.
 """
 
-from lamina.models.bench import LLAMA_LANGUAGES, UDHR_FILES, bench, udhr_accuracy, udhr_paragraphs
 from lamina.models.check import ModelError
 from lamina.models.cli import MODELS, main, train_all
 from lamina.models.common import NotEnoughData, kenlm_bin
@@ -25,8 +25,7 @@ from lamina.models.wikipedia import paragraphs, wikipedia_documents, wikipedia_d
 from lamina.models.wikiref import WikiRefConfig, cited_urls, normalize_url, train_wikiref
 
 __all__ = [
-    "LLAMA_LANGUAGES", "MODELS", "UDHR_FILES", "LidConfig", "LmConfig", "ModelError", "NotEnoughData",
-    "WikiRefConfig", "bench", "cited_urls", "iter_lid_corpus", "kenlm_bin", "lid_examples_from_corpus",
-    "main", "normalize_url", "paragraphs", "train_all", "train_lid", "train_lm", "train_wikiref",
-    "udhr_accuracy", "udhr_paragraphs", "wikipedia_documents", "wikipedia_dumps",
+    "MODELS", "LidConfig", "LmConfig", "ModelError", "NotEnoughData", "WikiRefConfig", "cited_urls",
+    "iter_lid_corpus", "kenlm_bin", "lid_examples_from_corpus", "main", "normalize_url", "paragraphs",
+    "train_all", "train_lid", "train_lm", "train_wikiref", "wikipedia_documents", "wikipedia_dumps",
 ]  # fmt: skip

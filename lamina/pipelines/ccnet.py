@@ -20,10 +20,18 @@ Stage order (each a setting in `CCNetConfig`):
   -> wikiref: P(wiki) of the Wikipedia-reference classifier >= threshold (can be disabled)
 Kept documents carry cc_net's fields: language, language_score, perplexity, bucket, wiki_prob,
 original_nlines, nlines.
+
+The stages after line dedup are threshold-only (`Scored`: a model's annotation, then a pure
+decision on it). With `annotate = true` (`lamina corpus --annotate`) every document reaching LID is
+scored by every model (LID, the LM of its language where the run has one, the reference
+classifier) before any of them decides, and the documents these stages drop are written with their
+annotations under annotated/commoncrawl/, so `lamina refilter` can re-decide new thresholds
+without the models (docs/refilter.md). The kept outputs and statistics are the same either way.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import apache_beam as beam
@@ -245,7 +253,41 @@ class LineDedup(beam.PTransform):
         return join_by_id(docs, "join_lines", **tagged)
 
 
-class LanguageId(Stage):
+class Scored(Stage):
+    """A threshold-only stage (docs/refilter.md): `annotate(doc)` measures (a model, in `setup()`),
+    `decide(doc)` is the pure verdict on the recorded annotations and the stage's settings, so
+    `lamina refilter` re-decides from stored annotations with the run's own code. `annotated`:
+    the annotations are already there (annotate mode scored every document first, or refilter);
+    the stage then only decides and loads no model."""
+
+    annotated = False
+
+    def annotate(self, doc: Document) -> Document:
+        return doc
+
+    def decide(self, doc: Document, **side) -> Document | Dropped:
+        return doc
+
+    def apply(self, doc: Document, **side) -> Document | Dropped:
+        return self.decide(doc if self.annotated else self.annotate(doc), **side)
+
+
+class Annotate(beam.DoFn):
+    """Annotate mode: `stage.annotate` on every document (no decision, nothing dropped), so a
+    document a threshold drops is still scored by the stages after it (its model loads once per
+    worker, in `setup()`)."""
+
+    def __init__(self, stage: Scored):
+        self.stage = stage
+
+    def setup(self):
+        self.stage.setup()
+
+    def process(self, doc):
+        yield self.stage.annotate(doc)
+
+
+class LanguageId(Scored):
     name = "language"
 
     def __init__(self, model: str, languages: tuple[str, ...], threshold: float):
@@ -255,13 +297,19 @@ class LanguageId(Stage):
         self._lid = None
 
     def setup(self):
+        if self.annotated:
+            return
         from lamina.filters.langid import LanguageIdentifier
 
         self._lid = LanguageIdentifier(localize(self.model))
 
-    def apply(self, doc: Document, **side) -> Document | Dropped:
+    def annotate(self, doc: Document) -> Document:
         lang, score = self._lid.predict(doc.text.replace("\n", " "))
-        doc = doc.with_metadata(language=lang, language_score=round(float(score), 4))
+        return doc.with_metadata(language=lang, language_score=round(float(score), 4))
+
+    def decide(self, doc: Document, **side) -> Document | Dropped:
+        # on the recorded (rounded) score: the record explains the verdict, refilter repeats it
+        lang, score = doc.metadata["language"], doc.metadata["language_score"]
         if lang not in self.languages or score < self.threshold:
             return Dropped("language", doc, f"{lang} {score:.3f}")
         return doc
@@ -270,8 +318,10 @@ class LanguageId(Stage):
 MAX_PERPLEXITY = 1e9  # stored for documents with no scorable text (always the tail bucket)
 
 
-class Perplexity(Stage):
-    """Annotates the perplexity under the document's language's model (never drops)."""
+class Perplexity(Scored):
+    """Annotates the perplexity under the document's language's model (never drops). In annotate
+    mode a document whose language has no LM here (a language the run does not keep) is left
+    without `perplexity`: refilter refuses the settings that would need it."""
 
     name = "perplexity"
 
@@ -282,6 +332,8 @@ class Perplexity(Stage):
         self._scorers: dict[str, Any] = {}
 
     def setup(self):
+        if self.annotated:
+            return
         from lamina.filters.perplexity import PerplexityScorer
 
         for lang in self.languages:
@@ -289,8 +341,11 @@ class Perplexity(Stage):
             lm = localize(f"{self.lm_dir}/{lang}.arpa.bin")
             self._scorers[lang] = PerplexityScorer(sp, lm, self.scoring)
 
-    def apply(self, doc: Document, **side) -> Document | Dropped:
-        ppl = float(self._scorers[doc.metadata["language"]].perplexity(doc.text))
+    def annotate(self, doc: Document) -> Document:
+        scorer = self._scorers.get(doc.metadata["language"])
+        if scorer is None:  # annotate mode only: the stage itself sees kept languages only
+            return doc
+        ppl = float(scorer.perplexity(doc.text))
         # A text with no scorable line has infinite perplexity; JSON has no infinity, so cap it.
         return doc.with_metadata(perplexity=round(min(ppl, MAX_PERPLEXITY), 1))
 
@@ -300,7 +355,7 @@ def bucket_of(perplexity: float, cutoffs: tuple[float, float]) -> str:
     return "head" if perplexity < low else "middle" if perplexity < high else "tail"
 
 
-class Buckets(Stage):
+class Buckets(Scored):
     """head / middle / tail by the language's cutoffs: `fixed` {lang: (p30, p60)}, else read from the
     LM cards in `lm_dir` when the worker starts (`card_scoring`), else a side input computed from
     the run."""
@@ -321,7 +376,7 @@ class Buckets(Stage):
 
             self.fixed = _CardCutoffs(self.lm_dir, self.card_scoring, lm_cutoffs)
 
-    def apply(self, doc: Document, cutoffs=None, **side) -> Document | Dropped:
+    def decide(self, doc: Document, cutoffs=None, **side) -> Document | Dropped:
         cutoffs = self.fixed if self.fixed is not None else cutoffs
         lang = doc.metadata["language"]
         if lang not in cutoffs:
@@ -359,7 +414,7 @@ class _CardCutoffs(dict):
         return True
 
 
-class WikiRef(Stage):
+class WikiRef(Scored):
     name = "wikiref"
 
     def __init__(self, model: str, threshold: float):
@@ -368,13 +423,17 @@ class WikiRef(Stage):
         self._clf = None
 
     def setup(self):
+        if self.annotated:
+            return
         from lamina.filters.wikiref import WikiRefClassifier
 
         self._clf = WikiRefClassifier(localize(self.model))
 
-    def apply(self, doc: Document, **side) -> Document | Dropped:
-        p = float(self._clf.prob(doc.text))
-        doc = doc.with_metadata(wiki_prob=round(p, 4))
+    def annotate(self, doc: Document) -> Document:
+        return doc.with_metadata(wiki_prob=round(float(self._clf.prob(doc.text)), 4))
+
+    def decide(self, doc: Document, **side) -> Document | Dropped:
+        p = doc.metadata["wiki_prob"]  # the recorded (rounded) value, as LanguageId's score
         if p < self.threshold:
             return Dropped("wikiref", doc, f"P(wiki) {p:.3f} < {self.threshold}")
         return doc
@@ -402,6 +461,7 @@ class CCNet(beam.PTransform):
         self.config = config
         self.funnel = funnel
         self.cutoffs = cutoffs or {}
+        self.scored_drops: list = []  # after expand: the drops of the threshold-only stages
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
@@ -414,7 +474,29 @@ class CCNet(beam.PTransform):
             count_join(f, DigestDedup.name, "first", dedup.first, joined, "first")
             joined = f.apply(joined, DigestDedup())
         docs = f.apply(joined, LineDedupApply())
-        docs = f.apply(docs, LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold))
+        return self.scored(docs, annotated=False)
+
+    def scored(self, docs, annotated: bool):
+        """The threshold-only stages after line dedup (LID -> perplexity -> buckets -> wikiref),
+        each a per-document decision on annotations. `annotated`: the documents already carry
+        them (`lamina refilter` re-deciding stored documents): no model loads. Otherwise with
+        `annotate` set, every document reaching LID is scored by every model first, and the drops
+        of these stages are kept in `scored_drops` (corpus.py writes them under annotated/)."""
+        cfg, f = self.config, self.funnel
+        first = len(f.drops)
+        lid = LanguageId(self.models.lid, cfg.languages, cfg.lid_threshold)
+        ppl = Perplexity(self.models.lm, cfg.languages, cfg.scoring)
+        wiki = WikiRef(self.models.wikiref, cfg.wikiref_threshold) if cfg.wikiref else None
+        if cfg.annotate and not annotated:
+            for stage in (lid, ppl, wiki):
+                if stage is not None:
+                    # a copy: the stage below only decides (it loads no model)
+                    docs = docs | f"annotate_{stage.name}" >> beam.ParDo(Annotate(copy.copy(stage)))
+            annotated = True
+        for stage in (lid, ppl, wiki):
+            if stage is not None:
+                stage.annotated = annotated
+        docs = f.apply(docs, lid)
         lid_all = (
             docs,
             f.drops[-1] | "lid_dropped_docs" >> beam.Map(lambda sd: sd[1].doc),
@@ -425,7 +507,7 @@ class CCNet(beam.PTransform):
             >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
             "language_score",
         )
-        docs = f.apply(docs, Perplexity(self.models.lm, cfg.languages, cfg.scoring))
+        docs = f.apply(docs, ppl)
         f.distribution(
             docs
             | "ppl_values" >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["perplexity"])),
@@ -451,6 +533,7 @@ class CCNet(beam.PTransform):
                 ),
             )
             buckets = Buckets(cfg.keep_buckets)
+            buckets.annotated = annotated
             docs = f.apply(docs, buckets, cutoffs=beam.pvalue.AsDict(cutoffs))
         else:
             fixed = {k: (v["p30"], v["p60"]) for k, v in self.cutoffs.items()} or cfg.given_cutoffs()
@@ -463,10 +546,16 @@ class CCNet(beam.PTransform):
                 ),
             )
             buckets = Buckets(cfg.keep_buckets, fixed=fixed, lm_dir=self.models.lm, card_scoring=cfg.scoring)
+            buckets.annotated = annotated
             docs = f.apply(docs, buckets)
-        if cfg.wikiref:
-            docs = f.apply(docs, WikiRef(self.models.wikiref, cfg.wikiref_threshold))
+        if wiki is not None:
+            docs = f.apply(docs, wiki)
+        self.scored_drops = f.drops[first:]
         return docs
+
+
+# The stages `scored` runs, in order: what `lamina refilter` re-decides (docs/refilter.md).
+SCORED_STAGES = ("language", "perplexity", "buckets", "wikiref")
 
 
 def output_name(doc: Document) -> str:

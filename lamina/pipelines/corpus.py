@@ -8,7 +8,8 @@
 Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
 directly so Beam does not first try to download Prism. Everything lands under --out:
 docs/<source>/<name>-<k>-of-<n>.jsonl.gz, dropped/<source>/<reason>-<k>-of-<n>.jsonl.gz (--write-dropped),
-stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
+annotated/commoncrawl/ (--annotate: the threshold-dropped pages with every score, for `lamina
+refilter`, docs/refilter.md), stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
 
 Before anything runs, the options, the config (types included), the runner and every input are
 checked; a user mistake is one line (`lamina corpus: ...`, exit 2), never a traceback. The run writes
@@ -49,6 +50,7 @@ WEB_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "st
 # a --<source>-input option and a [<source>] config table.
 MODULE_SOURCES = ("github", "arxiv", "wikipedia", "books", "stackexchange")
 STAGING = ".staging"  # <out>/.staging/: where a run writes until it has succeeded
+ANNOTATED = "annotated"  # <out>/annotated/<source>/: threshold-dropped documents (--annotate)
 
 
 class UsageError(ValueError):
@@ -98,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{s}-input", default=None, help=_INPUT_HELP.get(s, default_help))
     p.add_argument(
         "--write-dropped", action="store_true", help="also write dropped documents with their reason"
+    )
+    p.add_argument(
+        "--annotate",
+        action="store_true",
+        help="score every document with every model and keep the threshold-dropped ones under "
+        "<out>/annotated/, for `lamina refilter` (same as --set ccnet.annotate=true; docs/refilter.md)",
     )
     p.add_argument(
         "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
@@ -300,8 +308,15 @@ class SourceBranch(beam.PTransform):
                 _inputs(args.cc_input or _cc_default(inp), "--cc-input"), source, cfg.ccnet.max_bytes, fetch
             )
             funnel.add_stage("read", read.dropped, read.tally)
-            kept = read.docs | "ccnet" >> CCNet(models, cfg.ccnet, funnel, self.cutoffs)
+            ccnet = CCNet(models, cfg.ccnet, funnel, self.cutoffs)
+            kept = read.docs | "ccnet" >> ccnet
             name_of, settings = output_name, opts.as_dict(cfg.ccnet)
+            if cfg.ccnet.annotate:  # the threshold-dropped documents with their scores: lamina refilter
+                _ = (
+                    tuple(ccnet.scored_drops)
+                    | "annotated_drops" >> beam.Flatten()
+                    | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", shard_limit(cfg))
+                )
         elif source == "c4":
             funnel = Funnel("c4", "c4", args.ledger)
             reads = []
@@ -366,7 +381,7 @@ class _Reads:
 def _source_outputs(out: str, source: str) -> list[str]:
     """The paths one source's run owns under `out` (folders and the statistics file)."""
     return [f"{out}/docs/{source}", f"{out}/dropped/{source}", f"{out}/stats/{source}.json",
-            f"{out}/ledger/source={source}"]  # fmt: skip
+            f"{out}/ledger/source={source}", f"{out}/{ANNOTATED}/{source}"]  # fmt: skip
 
 
 def _remove(path: str) -> None:
@@ -431,6 +446,8 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     check_beam_args(beam_args)
     check_runner(args.runner)
     cfg = opts.load_config(args.config, args.set)
+    if args.annotate:
+        cfg = dataclasses.replace(cfg, ccnet=dataclasses.replace(cfg.ccnet, annotate=True))
     started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     for s in sources:

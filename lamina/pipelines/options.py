@@ -48,6 +48,9 @@ class CCNetConfig:
     keep_buckets: tuple[str, ...] = ("head", "middle")  # LLaMA/RedPajama keep head + middle
     wikiref: bool = True  # run the Wikipedia-reference classifier
     wikiref_threshold: float = 0.25  # minimum P(wiki), RedPajama's number (the paper gives none)
+    # score every document reaching LID with every model and keep the ones the thresholds drop under
+    # annotated/ (`lamina corpus --annotate`), so `lamina refilter` re-thresholds without a rerun
+    annotate: bool = False
 
     def __post_init__(self):
         if self.dedup_scope not in ("run", "dump"):

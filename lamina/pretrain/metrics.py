@@ -24,7 +24,7 @@ import torch
 # "NVIDIA H100 PCIe" (756 TF) or "NVIDIA H100 NVL" (835 TF) for the SXM part (989 TF) and overstates
 # nothing but understates MFU by 20-30%. An unknown name gives no MFU (None), never a guess; set
 # LAMINA_PEAK_BF16_FLOPS (FLOP/s) to supply the figure for a device not listed. The one table: the
-# trainer, bench_train.py, bench_block.py and scripts/gpu_check.py all read it.
+# trainer, lamina/bench/train.py, lamina/bench/block.py and scripts/gpu_check.py all read it.
 PEAK_BF16_FLOPS: dict[str, float] = {
     # Hopper
     "NVIDIA H100 80GB HBM3": 989e12,  # SXM5

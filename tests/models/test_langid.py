@@ -7,17 +7,9 @@ import zipfile
 
 import pytest
 
+from lamina.bench.langid import LLAMA_LANGUAGES, UDHR_FILES, udhr_accuracy, udhr_paragraphs
 from lamina.filters.langid import LanguageIdentifier
-from lamina.models import (
-    LLAMA_LANGUAGES,
-    UDHR_FILES,
-    LidConfig,
-    lid_examples_from_corpus,
-    main,
-    train_all,
-    udhr_accuracy,
-    udhr_paragraphs,
-)
+from lamina.models import LidConfig, lid_examples_from_corpus, main, train_all
 
 
 def test_udhr_layout_and_code_mapping(shared_data):

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from lamina.bench.block import saved_bytes_by_hooks, saved_bytes_per_block
 from lamina.pretrain import remat
-from lamina.pretrain.bench_block import saved_bytes_by_hooks, saved_bytes_per_block
 from lamina.pretrain.config import ModelConfig, preset
 from lamina.pretrain.model import Transformer, rms_norm
 from lamina.pretrain.remat import (
@@ -172,8 +172,8 @@ def test_manual_gradients_equal_autograd_on_cuda():
 @needs_cuda
 def test_xformers_matches_sdpa_on_cuda():
     pytest.importorskip("xformers.ops")
+    from lamina.bench.block import attention_backend
     from lamina.pretrain import attention as backends
-    from lamina.pretrain.bench_block import attention_backend
 
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (
@@ -185,20 +185,6 @@ def test_xformers_matches_sdpa_on_cuda():
             assert got == name
             outs[name] = backends.attention(q, k, v).float()
     torch.testing.assert_close(outs["xformers"], outs["sdpa"], atol=2e-2, rtol=2e-2)
-
-
-def test_bench_prints_every_mode_side_by_side(capsys):
-    from lamina.pretrain.bench_block import bench
-
-    assert (
-        bench(["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--no-cuda", "--tp", "0"])
-        == 0
-    )
-    out = capsys.readouterr().out
-    for title in ("CPU, fp32:", "bf16 autocast", "bf16 parameters"):
-        table = out.split(title)[1].split("\n")[2:6]
-        assert [line.split()[0] for line in table] == ["none", "full", "selective", "manual"], table
-        assert table[0].split()[3] == "1.00"  # ratios against "none"
 
 
 # --- the selective policy: every attention kernel's output is kept, whatever the backend
@@ -348,24 +334,3 @@ def test_selective_keeps_every_xformers_kernel():
         assert _unknown(trace.names) == [], (name, trace.names)
         assert any(remat.saved_by_selective_name(n) and _attention_like(n) for n in trace.names), name
     assert tried, "no xformers forward op ran"
-
-
-@pytest.mark.distributed
-def test_bench_tp2_table_manual_keeps_a_tp_th_of_the_single_process_bytes(capfd):
-    """`lamina bench block --tp 2`: the TP=2 table (2 gloo processes) has every mode, and manual's bytes
-    per rank are exactly half of the single-process manual block's: x, h at T/2 tokens, q, k, v, o and
-    the logsumexp for half the heads, a and b for half the hidden units, all at T tokens."""
-    from lamina.pretrain.bench_block import bench
-
-    args = ["--preset", "tiny", "--batch", "1", "--seq", "32", "--repeats", "1", "--tp", "2", "--tp-only"]
-    assert bench(args) == 0
-    out = capfd.readouterr().out
-    table = out.split("TP=2 (gloo, 2 processes")[1].split("\n")[2:6]
-    rows = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in table}
-    assert list(rows) == ["none", "full", "selective", "manual"], table
-    cfg, T, tp = preset("tiny"), 32, 2
-    single = T * ((6 * cfg.dim + 2 * cfg.hidden_dim) * 4 + 4 * cfg.n_heads)  # fp32, B = 1
-    assert rows["manual"] * tp == single
-    assert rows["full"] == T // tp * cfg.dim * 4  # only the input shard
-    assert rows["manual"] < rows["selective"] < rows["none"]
-    assert "manual vs selective: bytes x" in out and "vs full: bytes x" in out

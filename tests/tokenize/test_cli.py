@@ -40,12 +40,3 @@ def test_cli_shards_without_a_tokenizer_says_what_to_run(corpus_dir, tmp_path):
     shutil.copytree(corpus_dir / "docs", tmp_path / "docs")
     with pytest.raises(SystemExit, match="lamina tokenizer train"):
         lamina(["tokenizer", "shards", "--corpus", str(tmp_path)])
-
-
-def test_bench_prints_both_rates_and_the_ratio(corpus_dir, tokenizer_model, capsys):
-    from lamina.tokenize.bench import bench
-
-    r = bench(["--corpus", str(corpus_dir), "--repeat", "1"])
-    out = capsys.readouterr().out
-    assert "sentencepiece encode (baseline)" in out and "overhead of the shard writer" in out
-    assert r["baseline_tokens_per_s"] > 0 and r["ours_tokens_per_s"] > 0

@@ -242,7 +242,7 @@ def tp_worker(cfg: ModelConfig, batch: int, seq: int, repeats: int) -> None:
 def run_tp(argv: list[str], tp: int) -> None:
     """Launch this module's TP worker with torchrun on `tp` local gloo processes, output inherited."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp}"]
-    cmd += ["-m", "lamina.pretrain.bench_block", "--tp-worker", *argv]
+    cmd += ["-m", "lamina.bench.block", "--tp-worker", *argv]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     sys.stdout.flush()
     proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)  # stdout: this process's

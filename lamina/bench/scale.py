@@ -148,7 +148,7 @@ def run_point(argv: list[str], work: Path) -> dict:
     result = work / f"result-{time.time_ns()}.json"
     spec = json.dumps({"argv": argv, "result": str(result)})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lamina.pipelines.bench_scale", "--child", spec],
+        [sys.executable, "-m", "lamina.bench.scale", "--child", spec],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

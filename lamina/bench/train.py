@@ -11,7 +11,7 @@ On CUDA it also measures a ~1B model (config preset "1b", head_dim 128) at seque
 tokens/s and MFU against the device's dense bf16 peak (metrics.PEAK_BF16_FLOPS).
 
     lamina bench train                        # CPU: "small" preset, seq 256, batch 4
-    python -m lamina.pretrain.bench_train --preset small --seq 256 --batch 4 --steps 8 [--no-compile]
+    python -m lamina.bench.train --preset small --seq 256 --batch 4 --steps 8 [--no-compile]
 """
 
 from __future__ import annotations

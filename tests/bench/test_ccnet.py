@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lamina.pipelines.bench import stage_rates
+from lamina.bench.ccnet import stage_rates
 
 
 def test_bench_measures_every_stage(sample_world, sample_models):

@@ -5,7 +5,7 @@ one worker each, then two. Prints documents/s/core of both, their ratio, and the
     lamina bench datatrove [--scale 10] [--c4-copies 20] [--workers 1,2] [--repeats 1]
 
 Skipped, with a message, when the datatrove venv is missing (`make bench` tries to build it first).
-The chains (datatrove side: lamina/pipelines/bench_datatrove_side.py, run in that venv):
+The chains (datatrove side: lamina/bench/datatrove_side.py, run in that venv):
 - C4, on C4 json pages: the scaled world's, plus the real C4 documents of ../shared/data/c4,
   replicated `--c4-copies` times (each copy tagged like a scaled-world copy, so URL and line dedup
   see new pages). Lamina: `lamina corpus --sources c4` with json input, `language = "all"` (no
@@ -105,7 +105,7 @@ def _cutoffs(world: Path, wet_paths: Path, models: Path) -> tuple[float, float]:
 def _run_datatrove(python: Path, spec: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     got = subprocess.run(
-        [str(python), "-m", "lamina.pipelines.bench_datatrove_side", json.dumps(spec)],
+        [str(python), "-m", "lamina.bench.datatrove_side", json.dumps(spec)],
         env=env, capture_output=True, text=True, cwd=spec["tmp"],
     )  # fmt: skip
     lines = [x for x in got.stdout.splitlines() if x.startswith("RESULT ")]
@@ -155,7 +155,7 @@ def bench(argv: list[str] | None = None) -> list[dict] | None:
 
 
 def _bench(args: argparse.Namespace, work: Path, python: Path) -> list[dict]:
-    from lamina.pipelines.bench_scale import _ensure_base, error_line, make_world, run_point
+    from lamina.bench.scale import _ensure_base, error_line, make_world, run_point
     from lamina.pipelines.corpus import DEFAULT_RUNNER
 
     _, models = _ensure_base(None, args.models, work)

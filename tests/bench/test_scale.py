@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lamina.pipelines.bench_scale import bench
+from lamina.bench.scale import bench
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""`lamina bench train` (lamina/pretrain/bench_train.py) at its smallest: the tiny preset, a short
+"""`lamina bench train` (lamina/bench/train.py) at its smallest: the tiny preset, a short
 sequence, one timed step, no compile, no 1B run. A smoke test of the code path `make bench` runs;
 the figures themselves belong to the benchmark, so only their presence and sign are checked."""
 
@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from lamina.pretrain.bench_train import bench
+from lamina.bench.train import bench
 
 RATE = r"([\d,]+) tokens/s"
 
@@ -25,16 +23,3 @@ def test_bench_train_prints_both_rates_and_the_ratio(capsys):
     assert r["hf"] > 0 and r["ours"] > 0 and "ours_compiled" not in r  # --no-compile honoured
     assert ours.group(2) == f"{r['ours'] / r['hf']:.2f}"  # the printed ratio is ours / HF
     assert "batch 2 x seq 32" in out and "tiny" in out
-
-
-def test_bench_help_after_a_name_shows_that_benchmarks_options(capsys):
-    """`lamina bench block --help` (how a user finds --tp-only) prints block's options and runs nothing;
-    `lamina bench --help` lists the benchmarks."""
-    from lamina import bench
-
-    with pytest.raises(SystemExit) as done:
-        bench.main(["block", "--help"])
-    assert done.value.code == 0
-    out = capsys.readouterr().out
-    assert "usage: lamina bench block" in out and "--tp-only" in out and "bytes/block" not in out
-    assert bench.main(["--help"]) == 0 and "block" in capsys.readouterr().out

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import subprocess
 
-from lamina.pipelines import bench_datatrove
-from lamina.pipelines.bench_datatrove import REPO, bench, datatrove_python
+from lamina.bench import datatrove as bench_datatrove
+from lamina.bench.datatrove import REPO, bench, datatrove_python
 
 
 def test_skips_with_a_message_without_the_venv(tmp_path, monkeypatch, capsys):

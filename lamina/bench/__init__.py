@@ -1,20 +1,26 @@
 """`lamina bench [NAME ...]`: every benchmark prints its figures next to a baseline run in the same
-process, as ratios (never asserted by timed tests). Each area keeps its benchmark beside its code."""
+process, as ratios (never asserted by timed tests). Every benchmark lives here, one module each, named
+for what it measures; the parts they measure (lamina/models, pipelines, tokenize, pretrain) hold no
+benchmark code. docs/benchmarks.md lists them and the figures they measured.
+
+This package's own import stays light (the standard library only): `datatrove_side.py` runs as
+`python -m lamina.bench.datatrove_side` inside the datatrove venv, which has none of lamina's
+dependencies."""
 
 from __future__ import annotations
 
 import importlib
 
 BENCHES = {
-    "langid": ("lamina.models", "language id accuracy on real multilingual text"),
-    "c4lang": ("lamina.models.bench_c4lang", "C4 language test: langdetect vs fastText ms/page"),
-    "ccnet": ("lamina.pipelines.bench", "documents/s/core of the CCNet chain and each stage"),
-    "shards": ("lamina.tokenize.bench", "tokens/s/core of the shard writer vs SentencePiece encode"),
-    "block": ("lamina.pretrain.bench_block", "activation bytes and step time per checkpointing mode"),
-    "train": ("lamina.pretrain.bench_train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
-    "scale": ("lamina.pipelines.bench_scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
+    "langid": ("lamina.bench.langid", "language id accuracy on real multilingual text"),
+    "c4lang": ("lamina.bench.c4lang", "C4 language test: langdetect vs fastText ms/page"),
+    "ccnet": ("lamina.bench.ccnet", "documents/s/core of the CCNet chain and each stage"),
+    "shards": ("lamina.bench.shards", "tokens/s/core of the shard writer vs SentencePiece encode"),
+    "block": ("lamina.bench.block", "activation bytes and step time per checkpointing mode"),
+    "train": ("lamina.bench.train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
+    "scale": ("lamina.bench.scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
     "datatrove": (
-        "lamina.pipelines.bench_datatrove",
+        "lamina.bench.datatrove",
         "C4 and CCNet chains vs datatrove: docs/s/core, agreement",
     ),
 }

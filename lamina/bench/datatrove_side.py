@@ -1,5 +1,5 @@
-"""The datatrove half of `lamina bench datatrove` (lamina/pipelines/bench_datatrove.py), run in the
-datatrove venv (`make datatrove-venv`) as `python -m lamina.pipelines.bench_datatrove_side SPEC_JSON`.
+"""The datatrove half of `lamina bench datatrove` (lamina/bench/datatrove.py), run in the
+datatrove venv (`make datatrove-venv`) as `python -m lamina.bench.datatrove_side SPEC_JSON`.
 
 It imports datatrove, so only that venv can import it. The filters that use our models (language id,
 KenLM perplexity) are small datatrove `BaseFilter`s around lamina.filters' pure-Python wrappers, so

@@ -1,6 +1,6 @@
 """`lamina bench langid`: LID trained on lingua's 75-language sentences, measured on the Universal
 Declaration of Human Rights paragraph by paragraph for the 20 LLaMA Wikipedia languages.
-(`lamina bench c4lang` is `bench_c4lang.py`.)"""
+(`lamina bench c4lang` is `c4lang.py`.)"""
 
 from __future__ import annotations
 

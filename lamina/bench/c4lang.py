@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lamina.bench.langid import LLAMA_LANGUAGES, SHARED_DATA, SHARED_MULTILINGUAL
 from lamina.filters.langid import LanguageIdentifier
-from lamina.models.bench import LLAMA_LANGUAGES, SHARED_DATA, SHARED_MULTILINGUAL
 from lamina.models.lid import LidConfig, lid_examples_from_corpus, train_lid
 
 

@@ -1,7 +1,7 @@
 """`lamina bench shards`: tokens/s/core of our shard-writing path next to SentencePiece's own
 `encode` on the same documents, with our overhead as a ratio (aim: at most 10%).
 
-    python -m lamina.tokenize.bench [--corpus out/corpus] [--repeat 5]
+    python -m lamina.bench.shards [--corpus out/corpus] [--repeat 5]
 
 Both sides run in one process on one core (SentencePiece with num_threads=1) and are timed in
 CPU seconds (`time.process_time`), so other load on the machine does not skew the ratio.

@@ -1,0 +1,143 @@
+"""`lamina refilter`: new thresholds for an annotated corpus run, without running its models again
+(dolma's tag-then-mix idea; docs/refilter.md).
+
+    lamina corpus ... --annotate --out out/corpus          # every document scored by every model
+    lamina refilter --corpus out/corpus --set ccnet.lid_threshold=0.6 [--set ...] [--out out/lid06]
+
+This module is the pure half (no Beam): which settings a refilter may change, checked against the
+run's recorded settings, each refusal one line naming the setting and why. The Beam half,
+`lamina.pipelines.refilter`, reads the run's kept and annotated documents, re-decides them with the
+pipeline's own stage code and writes shards and statistics with the run's own writer and `Funnel`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+# config table -> (source, the first threshold-only stage). The stages before it keep their counts.
+TABLES = {"ccnet": ("commoncrawl", "language")}
+
+# ccnet settings refilter changes from the annotations, and why it can (docs/refilter.md)
+SUPPORTED = {
+    "lid_threshold": "the LID score of every document reaching language id is recorded",
+    "languages": "a subset of the run's languages (the others never had their LM run)",
+    "cutoffs": "perplexity is recorded for every document of a kept language; numbers, a preset, "
+    '"run" (recomputed from the new LID survivors) or "model" when the run used the cards',
+    "cutoff_percentiles": 'with cutoffs = "run"',
+    "keep_buckets": "the bucket is a pure function of perplexity and cutoffs",
+    "wikiref_threshold": "P(wiki) is recorded for every document reaching language id",
+    "wikiref": "true -> false only (the classifier must have run)",
+}
+# ccnet settings refilter refuses, with the reason it gives
+REFUSED = {
+    "max_bytes": "it is applied when the WET files are read, before dedup",
+    "min_length": "too_short sits before digest and line dedup: a changed length changes which lines are "
+    "duplicates",
+    "dedup_scope": "it changes line dedup, which runs before the threshold-only stages",
+    "digest_dedup": "it changes dedup, which runs before the threshold-only stages",
+    "scoring": "it changes the perplexity scores themselves: the LMs must run again",
+    "annotate": "it is the run's mode, not a threshold",
+}
+
+
+class RefilterError(ValueError):
+    """A setting refilter cannot change, or a run it cannot refilter: one line (exit 2)."""
+
+
+def _new_value(key: str, old: Any, new: Any) -> str | None:
+    """Why `key` cannot go from `old` to `new` (None: it can)."""
+    if key in REFUSED:
+        return REFUSED[key]
+    if key not in SUPPORTED:
+        return "not a ccnet setting refilter knows"
+    if key == "languages":
+        extra = sorted(set(new) - set(old))
+        if extra:
+            return (
+                f"language(s) {extra} were not kept by the run, so their documents were never scored by an LM "
+                f"(the run's languages: {list(old)})"
+            )
+    if key == "wikiref" and new and not old:
+        return "the run did not run the reference classifier, so no document has P(wiki)"
+    return None
+
+
+def check_ccnet(recorded: dict, overrides: list[tuple[str, Any]], where: str):
+    """The new `CCNetConfig` for `overrides` [(key, value)] on the run's recorded settings (its stats'
+    `settings`), or RefilterError naming the first setting refilter cannot change."""
+    from lamina.pipelines import options as opts
+
+    if not recorded.get("annotate"):
+        raise RefilterError(
+            f"{where}: the run was not annotated, so documents its thresholds dropped were never scored by the "
+            "later models: rerun it with `lamina corpus --annotate`"
+        )
+    fields = {f.name for f in dataclasses.fields(opts.CCNetConfig)}
+    table = {k: v for k, v in recorded.items() if k in fields}
+    try:
+        old = opts._build(opts.CCNetConfig, table, f"{where} settings")
+    except opts.ConfigError as e:
+        raise RefilterError(str(e)) from None
+    for key, value in overrides:
+        table[key] = value
+    try:
+        new = opts._build(opts.CCNetConfig, table, "--set [ccnet]")
+    except opts.ConfigError as e:
+        raise RefilterError(str(e)) from None
+    for key, _ in overrides:
+        before, after = getattr(old, key), getattr(new, key)
+        if before == after:
+            continue
+        why = _new_value(key, before, after)
+        if why:
+            raise RefilterError(f"--set ccnet.{key}: refilter cannot change it: {why}; rerun `lamina corpus`")
+    cutoffs = _cutoffs(old, new, recorded.get("cutoffs_applied") or {})
+    return new, cutoffs
+
+
+def _cutoffs(old, new, applied: dict) -> dict:
+    """The fixed cutoffs the refilter applies, {lang: {"p30", "p60", "origin"}} as `model_paths.prepare`
+    gives them ({} for cutoffs = "run", computed in the pipeline)."""
+    if new.cutoffs == "run":
+        return {}
+    given = new.given_cutoffs()
+    if given is not None:
+        origin = f"preset {new.cutoffs}" if isinstance(new.cutoffs, str) else "config"
+        missing = [lang for lang in new.languages if lang not in given]
+        if missing:
+            raise RefilterError(f"--set ccnet.cutoffs ({origin}) has no cutoffs for language(s) {missing}")
+        return {k: {"p30": v[0], "p60": v[1], "origin": origin} for k, v in given.items()}
+    # "model": the card cutoffs the run applied (recorded in its statistics)
+    have = {k: v for k, v in applied.items() if isinstance(v, dict) and "p30" in v and "p60" in v}
+    missing = [lang for lang in new.languages if lang not in have]
+    if old.cutoffs != "model" or missing:
+        raise RefilterError(
+            'ccnet.cutoffs = "model": the run did not record the model cards\' cutoffs'
+            + (f" for {missing}" if missing else f" (it used {old.cutoffs!r})")
+            + "; give them as --set 'ccnet.cutoffs={en = [P30, P60]}'"
+        )
+    return {k: have[k] for k in sorted(have)}
+
+
+def parse_overrides(items: list[str]) -> dict[str, list[tuple[str, Any]]]:
+    """`--set TABLE.KEY=VALUE` items -> {table: [(key, value)]}; a table refilter cannot change is a
+    RefilterError (one line)."""
+    from lamina.pipelines import options as opts
+
+    by_table: dict[str, list[tuple[str, Any]]] = {}
+    for item in items:
+        try:
+            table, key, value = opts.parse_set(item)
+        except opts.ConfigError as e:
+            raise RefilterError(str(e)) from None
+        if table not in TABLES:
+            raise RefilterError(
+                f"--set {item}: refilter cannot change [{table}] settings (supported: "
+                + ", ".join(f"ccnet.{k}" for k in SUPPORTED)
+                + "); rerun `lamina corpus`"
+            )
+        by_table.setdefault(table, []).append((key, value))
+    if not by_table:
+        raise RefilterError("nothing to change: give at least one --set TABLE.KEY=VALUE")
+    return by_table

@@ -1,0 +1,135 @@
+"""`lamina refilter --corpus OUT --set ccnet.lid_threshold=0.6 [--set ...] [--out OUT2]`.
+
+Re-decides an annotated run (`lamina corpus --annotate`) under new threshold-only settings as a Beam
+pipeline (the run's runner options pass through), without its models: the kept documents, the
+annotated (threshold-dropped) documents and the statistics are written to OUT2 (default: in place,
+through a staging folder, replacing the source's previous outputs; the run's dropped/ and ledger/
+of that source describe the old thresholds and are removed). A setting it cannot change is refused
+in one line naming it (exit 2). It prints its time beside the time of the run that wrote OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from lamina.refilter import REFUSED, SUPPORTED, TABLES, RefilterError, check_ccnet, parse_overrides
+
+EPILOG = (
+    "settings refilter changes (from the annotations): "
+    + "; ".join(f"ccnet.{k} ({why})" for k, why in SUPPORTED.items())
+    + ". Refused (rerun lamina corpus): "
+    + "; ".join(f"ccnet.{k} ({why})" for k, why in REFUSED.items())
+    + "; every other table. docs/refilter.md"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lamina refilter",
+        description="New thresholds for an annotated corpus run (lamina corpus --annotate), without a rerun.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--corpus", default="out/corpus", help="the annotated run's --out (default out/corpus)")
+    p.add_argument("--out", default=None, help="where to write (default: --corpus, in place)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="a new threshold (value read as TOML), e.g. --set ccnet.lid_threshold=0.6",
+    )
+    p.add_argument(
+        "--runner", default=None, help="Beam runner (default: the local multi-process FnApiRunner)"
+    )
+    return p
+
+
+def _run_config(corpus: str, source: str):
+    """The CorpusConfig whose [run] table (shard limits, workers) the run used (run.json), and its
+    seconds; the defaults and None for a run without run.json."""
+    from lamina.pipelines import options as opts
+    from lamina.reports.provenance import read_run_file
+
+    runs = [r for r in (read_run_file(corpus) or {}).get("runs", []) if source in r.get("sources", [])]
+    if not runs:
+        return opts.CorpusConfig(), None
+    last = runs[-1]
+    table = (last.get("config") or {}).get("resolved", {}).get("run", {})
+    try:
+        run = opts._build(opts.RunConfig, table, f"{corpus}/run.json [run]")
+    except opts.ConfigError:
+        run = opts.RunConfig()
+    return opts.CorpusConfig(run=run), last.get("seconds")
+
+
+def run(argv: list[str], test_pipeline=None) -> dict:
+    """Refilter; returns {source: {"stats": ..., "seconds": s, "run_seconds": s or None}}."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from lamina.pipelines import corpus as cp
+    from lamina.pipelines import refilter as rf
+    from lamina.pipelines.accounting import ConservationError, check_conservation
+
+    args, beam_args = _parser().parse_known_args(argv)
+    cp.check_runner(args.runner)
+    corpus = args.corpus.rstrip("/")
+    out = (args.out or corpus).rstrip("/")
+    results = {}
+    for table, overrides in parse_overrides(args.set).items():
+        source, first = TABLES[table]
+        stats_path = f"{corpus}/stats/{source}.json"
+        if not FileSystems.exists(stats_path):
+            raise RefilterError(
+                f"{stats_path}: no statistics (run `lamina corpus --annotate --out {corpus}` first)"
+            )
+        try:
+            stats = rf.read_json(stats_path)
+            names = [e["stage"] for e in stats["funnel"]]
+            names.index(first)
+        except (ValueError, KeyError, TypeError) as e:
+            raise RefilterError(f"{stats_path}: not the statistics of a {source} run ({e})") from None
+        cfg, cutoffs = check_ccnet(stats.get("settings", {}), overrides, stats_path)
+        run_cfg, run_seconds = _run_config(corpus, source)
+        started = time.monotonic()
+        staging = f"{out}/{cp.STAGING}"
+        cp._clear_staging(staging, [source])
+        p = (
+            test_pipeline()
+            if test_pipeline
+            else cp._pipeline(cp.beam_options(args.runner, beam_args, run_cfg))
+        )
+        rf.build_ccnet(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
+        p.run().wait_until_finish()
+        new_path = f"{staging}/stats/{source}.json"
+        new = rf.merge_prefix_samples(rf.read_json(new_path), stats, first)
+        rf.write_json(new_path, new)
+        try:
+            check_conservation(new, new_path)
+        except ConservationError as e:
+            raise RefilterError(f"{e} (is {corpus}/{cp.ANNOTATED}/{source}/ complete?)") from None
+        cp._promote(staging, out, source)
+        cp._prune_empty(staging)
+        results[source] = {"stats": new, "seconds": time.monotonic() - started, "run_seconds": run_seconds}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from lamina.pipelines.corpus import UsageError
+
+    try:
+        results = run(argv)
+    except (RefilterError, UsageError) as e:
+        print(f"lamina refilter: {e}", file=sys.stderr)
+        return 2
+    for source, r in results.items():
+        st = r["stats"]
+        drops = ", ".join(f"{k} {n}" for k, n in st["dropped"].items())
+        print(f"{source}: {st['documents_in']} in, {st['documents_kept']} kept; dropped: {drops or 'none'}")
+        took = f"refilter {r['seconds']:.1f} s"
+        if r["run_seconds"]:
+            took += f", the run that wrote it {r['run_seconds']:.1f} s (run.json): {r['seconds'] / r['run_seconds']:.2f}x"
+        print(f"  {took}")
+    return 0

@@ -1,0 +1,182 @@
+"""`lamina refilter` on the sample world: re-deciding an annotated run under new thresholds gives
+byte for byte what a full rerun with those thresholds gives (kept shards, annotated store,
+statistics), annotate mode changes no output, and a setting refilter cannot change is one line,
+exit 2. The timings are printed (docs/refilter.md has the measured figures), never asserted."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from lamina.documents import Document
+from lamina.pipelines.corpus import run as corpus_run
+from lamina.refilter.cli import main as refilter_main
+from lamina.refilter.cli import run as refilter_run
+from tests.pipelines.conftest import FN_API_RUNNER, IN_PROCESS
+
+SOURCE = "commoncrawl"
+BEAM = [f"--runner={FN_API_RUNNER}", *IN_PROCESS]
+
+
+def _corpus(world: Path, models: Path, out: Path, *extra: str) -> float:
+    argv = [
+        "--input",
+        str(world),
+        "--models",
+        str(models),
+        "--out",
+        str(out),
+        "--sources",
+        SOURCE,
+        *BEAM,
+        *extra,
+    ]
+    t0 = time.monotonic()
+    corpus_run(argv)
+    return time.monotonic() - t0
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    """The bytes of every file the source's refilter owns: kept shards, annotated store, statistics."""
+    files = [*sorted((root / "docs" / SOURCE).glob("*")), *sorted((root / "annotated" / SOURCE).glob("*"))]
+    files.append(root / "stats" / f"{SOURCE}.json")
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+def _ids(root: Path, folder: str) -> dict[str, str]:
+    out = {}
+    for p in sorted((root / folder / SOURCE).glob("*.jsonl.gz")):
+        with gzip.open(p, "rt", encoding="utf-8") as f:
+            for line in f:
+                d = Document.from_json(line)
+                out[d.id] = d.text
+    return out
+
+
+@pytest.fixture(scope="module")
+def annotated(sample_world, sample_models, tmp_path_factory) -> Path:
+    """One annotated CommonCrawl run with the default thresholds."""
+    out = tmp_path_factory.mktemp("annotated")
+    _corpus(sample_world, sample_models, out, "--annotate")
+    return out
+
+
+def test_annotate_mode_changes_no_output(annotated, sample_world, sample_models, tmp_path, capsys):
+    """The kept shards and statistics of an annotated run equal a plain run's (only the recorded
+    `annotate` setting differs); the annotated store holds every threshold-stage drop."""
+    plain = tmp_path / "plain"
+    plain_s = _corpus(sample_world, sample_models, plain)
+    again = tmp_path / "again"
+    annot_s = _corpus(sample_world, sample_models, again, "--annotate")
+    with capsys.disabled():
+        print(f"\nannotate mode: {annot_s:.1f} s vs plain {plain_s:.1f} s ({annot_s / plain_s:.2f}x)")
+    for name in ("en_head-00000-of-00001.jsonl.gz", "en_middle-00000-of-00001.jsonl.gz"):
+        assert (plain / "docs" / SOURCE / name).read_bytes() == (
+            annotated / "docs" / SOURCE / name
+        ).read_bytes()
+    a, b = (json.loads((r / "stats" / f"{SOURCE}.json").read_text()) for r in (annotated, plain))
+    assert a["settings"].pop("annotate") is True and b["settings"].pop("annotate") is False
+    assert a == b
+    assert not (plain / "annotated").exists()
+    dropped = {e["stage"]: sum(e["dropped"].values()) for e in a["funnel"]}
+    stored = _ids(annotated, "annotated")
+    assert len(stored) == dropped["language"] + dropped["buckets"] + dropped["wikiref"] > 0
+    # every document a threshold stage dropped carries every score a later stage needs
+    for p in (annotated / "annotated" / SOURCE).glob("*.jsonl.gz"):
+        with gzip.open(p, "rt", encoding="utf-8") as f:
+            for line in f:
+                m = Document.from_json(line).metadata
+                assert "language_score" in m and "wiki_prob" in m
+                assert ("perplexity" in m) == (m["language"] == "en"), m  # no LM for de/fr: not scored
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["ccnet.lid_threshold=0.25"],  # lower: pages LID dropped now meet the LM and the classifier
+        ["ccnet.lid_threshold=0.999"],  # higher: kept pages drop as language
+        ['ccnet.keep_buckets=["head"]', "ccnet.wikiref_threshold=0.1", "ccnet.lid_threshold=0.3"],
+    ],
+    ids=["lid-lower", "lid-higher", "buckets-wikiref-lid"],
+)
+def test_refilter_equals_full_rerun(annotated, sample_world, sample_models, tmp_path, sets, capsys):
+    full = tmp_path / "full"
+    args = [a for s in sets for a in ("--set", s)]
+    full_s = _corpus(sample_world, sample_models, full, "--annotate", *args)
+    out = tmp_path / "refiltered"
+    t0 = time.monotonic()
+    got = refilter_run(["--corpus", str(annotated), "--out", str(out), *args, *BEAM])
+    refilter_s = time.monotonic() - t0
+    with capsys.disabled():
+        print(f"\n{' '.join(sets)}: refilter {refilter_s:.1f} s, full rerun {full_s:.1f} s "
+              f"({refilter_s / full_s:.2f}x)")  # fmt: skip
+    assert got[SOURCE]["stats"]["conservation_ok"]
+    stats = json.loads((out / "stats" / f"{SOURCE}.json").read_text())
+    base = json.loads((annotated / "stats" / f"{SOURCE}.json").read_text())
+    # the change moved documents between stages (else the comparison below proves nothing)
+    assert stats["funnel"][-4:] != base["funnel"][-4:]
+    assert _ids(out, "docs") == _ids(full, "docs")  # the same kept set, ids and texts
+    expected, actual = _outputs(full), _outputs(out)
+    assert sorted(actual) == sorted(expected)
+    assert [k for k in expected if expected[k] != actual[k]] == []  # shards, store and statistics
+    # stages before the first threshold-only stage keep the run's counts
+    n = [e["stage"] for e in base["funnel"]].index("language")
+    assert stats["funnel"][:n] == base["funnel"][:n] and stats["files"] == base["files"]
+
+
+def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
+    """Refilter's output is itself annotated: 0.25 then back to 0.5 in place is the original run.
+    In place, the source's dropped/ (old thresholds) is removed."""
+    work = tmp_path / "work"
+    shutil.copytree(annotated, work)
+    (work / "dropped" / SOURCE).mkdir(parents=True)
+    (work / "dropped" / SOURCE / "language-00000-of-00001.jsonl.gz").write_bytes(b"stale")
+    assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.25", *BEAM]) == 0
+    assert _outputs(work) != _outputs(annotated)
+    assert not (work / "dropped" / SOURCE).exists() and not (work / ".staging").exists()
+    assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.5", *BEAM]) == 0
+    assert _outputs(work) == _outputs(annotated)
+
+
+@pytest.mark.parametrize(
+    ("setting", "named", "why"),
+    [
+        ("ccnet.min_length=200", "ccnet.min_length", "line dedup"),
+        ("ccnet.dedup_scope=dump", "ccnet.dedup_scope", "line dedup"),
+        ("ccnet.scoring=line", "ccnet.scoring", "LMs must run again"),
+        ('ccnet.languages=["en", "de"]', "ccnet.languages", "['de']"),
+        ("c4.lid_threshold=0.9", "c4.lid_threshold", "[c4]"),
+        ("ccnet.lid_threshold=high", "lid_threshold", "expected a number"),
+        ("ccnet.cutoffs=run2", "cutoffs", "unknown preset"),
+    ],
+)
+def test_refused_settings_are_one_line(annotated, setting, named, why, capsys):
+    assert refilter_main(["--corpus", str(annotated), "--set", setting, *BEAM]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("lamina refilter: ")
+    assert named in err and why in err, err
+
+
+def test_refuses_a_run_without_annotations_or_a_lost_store(annotated, tmp_path, capsys):
+    plain = tmp_path / "plain"
+    shutil.copytree(annotated, plain)
+    stats = plain / "stats" / f"{SOURCE}.json"
+    data = json.loads(stats.read_text())
+    data["settings"]["annotate"] = False
+    stats.write_text(json.dumps(data))
+    assert refilter_main(["--corpus", str(plain), "--set", "ccnet.lid_threshold=0.6", *BEAM]) == 2
+    err = capsys.readouterr().err
+    assert "not annotated" in err and "lamina corpus --annotate" in err
+    lost = tmp_path / "lost"
+    shutil.copytree(annotated, lost)
+    next((lost / "annotated" / SOURCE).glob("wikiref-*")).unlink()
+    assert refilter_main(["--corpus", str(lost), "--set", "ccnet.lid_threshold=0.6", *BEAM]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "conservation fails" in err and "annotated/commoncrawl" in err
+    assert refilter_main(["--corpus", str(tmp_path / "none"), "--set", "ccnet.lid_threshold=0.6"]) == 2
+    assert "no statistics" in capsys.readouterr().err
