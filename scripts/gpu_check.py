@@ -12,7 +12,7 @@ Checks, in order (`--only NAME` runs some):
   manual_backward    the hand-written block backward (remat.py) equals autograd, fp32 and bf16
                      autocast, with each attention backend available
   activation_memory  bytes one 13B layer keeps for its backward per checkpointing mode (bf16,
-                     seq 2048, batch 1) against RECIPE.md's formulas: manual 12sbh + 4sbf,
+                     seq 2048, batch 1) against the formulas (docs/model.md): manual 12sbh + 4sbf,
                      full 2sbh (checked to 10%); none and selective shown against 34sbh
   train              bf16 training of the ~1B preset at seq 2048 through the real Trainer (autocast,
                      fused AdamW, clipping, the loader over real Megatron shards of random tokens),
@@ -129,11 +129,11 @@ def _backends(device: torch.device) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The formula (RECIPE.md, Model: per-layer activation memory)
+# The formulas (Korthikanti et al. 2022, per-layer activation memory; docs/model.md)
 
 
 def activation_formula(seq: int, batch: int, dim: int, hidden: int, heads: int) -> dict[str, float]:
-    """Bytes per layer a bf16 block keeps for its backward, by RECIPE.md: manual 12sbh + 4sbf (x, q,
+    """Bytes per layer a bf16 block keeps for its backward, by the formulas of docs/model.md: manual 12sbh + 4sbf (x, q,
     k, v, attention output, h: 6 model-width tensors; w1 and w3 outputs: 2 hidden-width), full 2sbh
     (the block input only), and Korthikanti's 34sbh for no recompute without the 5as/h term of the
     stored attention scores (a fused kernel stores none) — the reference for none and selective."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 import ast
 import glob
 import importlib.util
+import io
 import itertools
 import json
 import os
 import re
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -200,7 +202,7 @@ EXT = r"py|md|toml|json|txt|sh|ini|cfg|yaml|yml|png|svg|html"
 REPO_PATH = re.compile(
     rf"(?<![\w./~$<>-])((?:{'|'.join(re.escape(t) for t in TOP)})/(?:[\w.*{{}},-]+/)*(?:[\w*{{}},-]+\.(?:{EXT})\b|(?=[\s`)'\"|,;:])))"
 )
-# Bare names of files at the repository root (RECIPE.md, PITFALLS.md, Makefile, requirements*.txt).
+# Bare names of files at the repository root (README.md, Makefile, setup.py, requirements*.txt).
 ROOT_NAME = re.compile(r"(?<![\w./-])([A-Z][A-Z_]+\.md|Makefile|setup\.py|requirements[\w-]*\.txt)\b")
 MD_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
@@ -235,6 +237,36 @@ def referenced_files() -> list[tuple[str, str]]:
     return out
 
 
+def comments_and_docstrings(source: str) -> list[tuple[int, str]]:
+    """(line, text) of every comment and docstring of a Python file; other string literals are data
+    (a test's example input), not prose a reader follows."""
+    out = [
+        (tok.start[0], tok.string)
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    ]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc:
+                out.append((node.body[0].lineno, doc))
+    return out
+
+
+def code_references() -> list[tuple[str, str]]:
+    """(file:line, reference) for every name of a repository file in the comments and docstrings of
+    the Python files (package, scripts, tests, DAGs)."""
+    out = []
+    for top in ("lamina", "scripts", "tests", "dags"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            rel = str(path.relative_to(REPO))
+            for line, text in comments_and_docstrings(path.read_text()):
+                out += [
+                    (f"{rel}:{line}", m.group(1)) for rx in (REPO_PATH, ROOT_NAME) for m in rx.finditer(text)
+                ]
+    return out
+
+
 def test_reference_finder_sees_paths_globs_braces_and_root_names():
     found = [
         m.group(1)
@@ -249,8 +281,8 @@ def test_reference_finder_sees_paths_globs_braces_and_root_names():
         "configs/corpus/*.toml",
         "lamina/pretrain/",
     ]
-    assert [m.group(1) for m in ROOT_NAME.finditer("(RECIPE.md, Model); see README.md and Makefile")] == [
-        "RECIPE.md",
+    assert [m.group(1) for m in ROOT_NAME.finditer("(NOTES.md, Model); see README.md and Makefile")] == [
+        "NOTES.md",
         "README.md",
         "Makefile",
     ]
@@ -262,6 +294,29 @@ def test_reference_finder_sees_paths_globs_braces_and_root_names():
 def test_every_repository_file_named_in_configs_readme_and_docs_exists():
     refs = referenced_files()
     assert len(refs) > 50  # the finder sees the references
+    missing = sorted({(f, r) for f, r in refs if not _exists(r, REPO)})
+    assert missing == [], "\n".join(f"{f}: {r} is not in the repository" for f, r in missing)
+
+
+def test_comment_finder_reads_comments_and_docstrings_only():
+    source = (
+        '"""Module doc: see lamina/pretrain/model.py."""\n'
+        "def f():\n"
+        '    """Function doc (NOTES.md)."""\n'
+        "    x = 'lamina/not_prose.py'  # a comment naming docs/models.md\n"
+    )
+    texts = [text for _, text in comments_and_docstrings(source)]
+    assert any("lamina/pretrain/model.py" in t for t in texts) and any("NOTES.md" in t for t in texts)
+    assert any("docs/models.md" in t for t in texts)
+    assert not any("not_prose" in t for t in texts)  # a string literal is data
+
+
+def test_every_repository_file_named_in_code_comments_and_docstrings_exists():
+    """A comment or docstring that sends the reader to a file (`see docs/models.md`) names one that
+    is in the repository, not a note kept elsewhere; data outside it is named by its path
+    (`../shared/data/books/PROVENANCE.md`)."""
+    refs = code_references()
+    assert len(refs) > 100  # the finder sees the references
     missing = sorted({(f, r) for f, r in refs if not _exists(r, REPO)})
     assert missing == [], "\n".join(f"{f}: {r} is not in the repository" for f, r in missing)
 

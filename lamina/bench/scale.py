@@ -10,7 +10,7 @@ repeat (1, 2, then 2, 1, ...) and medians printed. Per point:
 - documents/s/core: documents in / wall seconds of the run (pipeline built, run, statistics read; no
   interpreter start) / workers;
 - peak RSS, from /proc every 0.1 s: the runner (the child process: on the FnApiRunner it holds every
-  shuffle, PITFALLS.md), the largest SDK worker (its own high-water mark, VmHWM), and the whole tree
+  shuffle in its own memory), the largest SDK worker (its own high-water mark, VmHWM), and the whole tree
   (the largest sum over one poll);
 - the largest single group: Beam's own `sampled_byte_size` of the GroupByKey outputs (max of the
   sampled groups, so a lower bound), and the `lamina.scale` group_elements/group_bytes Distributions

@@ -33,7 +33,7 @@ NEAR_DUPLICATE = "near_duplicate"
 SHINGLE_CHARS = 6  # RedPajama's shingle size (characters)
 NUM_PERM = 128  # MinHash permutations: standard error of the Jaccard estimate ~ 1/sqrt(128) = 0.09
 SEED = 1  # MinHash permutation seed: the same signatures on every worker and run
-OVERLAP = 0.9  # RECIPE: books with more than 90% content overlap are near-duplicates
+OVERLAP = 0.9  # LLaMA/RedPajama: books with more than 90% content overlap are near-duplicates
 
 _NON_WORD = re.compile(r"[\W_]+")  # punctuation, underscores (italics), whitespace
 CHUNK = 16_384  # shingle hashes per MinHash update (bounds the hashes x permutations matrix: 16 MiB)

@@ -1,4 +1,4 @@
-"""RedPajama's GitHub rules (RECIPE.md, GitHub) as pure functions over one file's path and text.
+"""RedPajama's GitHub rules (docs/sources.md, GitHub) as pure functions over one file's path and text.
 
 Order (interfaces.md; the first rule that applies names the drop): `license` (MIT / BSD / Apache only,
 by the BigQuery dataset's license ids), `duplicate_content` (a Beam shuffle in pipelines/github.py),
@@ -95,7 +95,7 @@ def remove_boilerplate(text: str) -> str:
     contains "copyright" (any case), the block and the blank lines after it go; otherwise the leading
     run of comment lines (`//`, `#`, `--`) and blank lines goes. A shebang (`#!`) and anything else
     that is not a comment stops the cut (a `#!` line is a comment by the rule, so it is cut too: the
-    rule is RECIPE.md's, not a parser)."""
+    rule is RedPajama's, not a parser)."""
     stripped = text.lstrip()
     if stripped.startswith("/*"):
         end = stripped.find("*/")

@@ -1,4 +1,4 @@
-r"""Cleaning an arXiv paper's LaTeX (RECIPE.md, arXiv), pure functions over text.
+r"""Cleaning an arXiv paper's LaTeX (docs/sources.md, arXiv), pure functions over text.
 
 `clean_paper(merged, other_sources)` applies, in order:
 1. comments: a line whose first non-blank character is an unescaped `%` goes, with its newline; an

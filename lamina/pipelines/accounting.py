@@ -31,7 +31,8 @@ from lamina.documents import Document
 DROPPED = "dropped"
 TALLY = "tally"
 FILES = "files"  # the tallies ((FILES, matched | read | failed, error), n) of the input files
-MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution
+MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution group and outcome
+KEPT = "kept"  # the outcome of a kept document in a distribution (a dropped one's is its drop reason)
 SAMPLES_PER_REASON = 5
 SAMPLE_TEXT_CHARS = 1_000
 JOIN_SENT, JOIN_RECEIVED = "join_sent", "join_received"  # tally fields of `count_join`
@@ -317,6 +318,21 @@ def _kept_documents(result) -> list[Document]:
     return list(result[1]["doc"])
 
 
+class Meta:
+    """doc -> doc.metadata[key]: a picklable value (or group) accessor for `Funnel.measure`."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, doc: Document):
+        return doc.metadata[self.key]
+
+
+def text_length(doc: Document) -> int:
+    """Characters of the document's text (the `length` distributions)."""
+    return len(doc.text)
+
+
 def kept_group(doc: Document) -> str:
     """The language and bucket a kept document counts under in the report ("en_head", "en", "all")."""
     m = doc.metadata
@@ -351,6 +367,8 @@ class Funnel:
         self.drops: list[beam.PCollection] = []
         self.tallies: list[beam.PCollection] = []
         self.distributions: list[beam.PCollection] = []
+        self.dist_meta: dict[str, dict] = {}  # name -> {"stage", "thresholds"} (`measure`, `distribution`)
+        self.outputs: dict[str, tuple[beam.PCollection, beam.PCollection]] = {}  # stage -> (kept, drops)
         self.settings_from: dict[str, beam.PCollection] = {}
         self.kept_docs: beam.PCollection | None = None  # set by the writer: kept samples in the stats
 
@@ -365,6 +383,7 @@ class Funnel:
             _StageDoFn(self.source, stage), **side_inputs
         ).with_outputs(DROPPED, TALLY, main="kept")
         self.add_stage(stage.name, outs[DROPPED], outs[TALLY])
+        self.outputs[stage.name] = (outs.kept, outs[DROPPED])
         return outs.kept
 
     def add_stage(self, name: str, dropped: beam.PCollection, tally: beam.PCollection) -> None:
@@ -378,10 +397,50 @@ class Funnel:
         """Add tallies that belong to no stage (a reader's file tallies, `FILES`)."""
         self.tallies.append(tally)
 
-    def distribution(self, pcoll: beam.PCollection, name: str) -> None:
-        """Record a distribution: elements (group or "", doc id, value)."""
+    def distribution(self, pcoll: beam.PCollection, name: str, stage: str = "", outcome: str = KEPT) -> None:
+        """Record a distribution of documents that all share one outcome (by default the kept
+        documents after `stage`, "" = after the last stage): elements (group or "", doc id, value).
+        A quantity that decides a stage's drops is recorded with `measure` instead."""
+        self.dist_meta[name] = {"stage": stage or None, "of": "kept", "thresholds": []}
         self.distributions.append(
-            pcoll | f"dist_{name}" >> beam.Map(lambda e, n=name: ((n, e[0]), e[1], e[2]))
+            pcoll
+            | f"dist_{name}" >> beam.Map(lambda e, n=name, o=outcome: ((n, e[0], o, o == KEPT), e[1], e[2]))
+        )
+
+    def measure(
+        self,
+        name: str,
+        stage: str,
+        value,
+        group=None,
+        kept_outcome=None,
+        thresholds: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Record the distribution of the quantity `value(doc)` that decides `stage`'s drops, over
+        EVERY document that reached the stage (a stage run by `apply`): each value is tagged with
+        the document's outcome there, `kept` (or `kept_outcome(doc)`, e.g. its bucket) or the drop
+        reason. `group(doc)`: the group it is drawn in (e.g. its language; None: one group).
+        `thresholds`: (setting, "keep >=" | "keep <=") the report draws, their values read from the
+        run's settings. Each (group, outcome) is sampled by id hash (uniform within it) to at most
+        `MAX_DISTRIBUTION_VALUES` values; its true size is counted beside the sample."""
+        kept, drops = self.outputs[stage]
+        self.dist_meta[name] = {
+            "stage": stage,
+            "of": "all",  # every document that reached the stage (`distribution`: "kept" ones only)
+            "thresholds": [{"setting": k, "keep": w} for k, w in thresholds],
+        }
+
+        def tag(doc, outcome, is_kept):
+            return (name, group(doc) if group else "", outcome, is_kept), doc.id, value(doc)
+
+        self.distributions.append(
+            (
+                kept
+                | f"measure_{name}_kept"
+                >> beam.Map(lambda d: tag(d, kept_outcome(d) if kept_outcome else KEPT, True)),
+                drops | f"measure_{name}_dropped" >> beam.Map(lambda sd: tag(sd[1].doc, sd[1].reason, False)),
+            )
+            | f"measure_{name}" >> beam.Flatten()
         )
 
     def all_drops(self, label: str = "all_drops") -> beam.PCollection:
@@ -398,15 +457,22 @@ class Funnel:
             | "tallies_list" >> beam.combiners.ToList()
         )
         if self.distributions:
+            flat = tuple(self.distributions) | "flatten_dists" >> beam.Flatten()
             dists = (
-                tuple(self.distributions)
-                | "flatten_dists" >> beam.Flatten()
+                flat
                 | "dist_rank" >> beam.Map(lambda e: (e[0], (_hash01(e[1]), e[2])))
                 | "dist_top" >> beam.combiners.Top.PerKey(MAX_DISTRIBUTION_VALUES, key=lambda v: v[0])
                 | "dists_list" >> beam.combiners.ToList()
             )
+            dist_counts = (
+                flat
+                | "dist_one" >> beam.Map(lambda e: (e[0], 1))
+                | "dist_count" >> beam.CombinePerKey(sum)
+                | "dist_counts_list" >> beam.combiners.ToList()
+            )
         else:
             dists = p | "no_dists" >> beam.Create([[]])
+            dist_counts = p | "no_dist_counts" >> beam.Create([[]])
         ranked = self.all_drops("flatten_drops_for_samples") | "sample_rank" >> beam.Map(
             lambda sd: (sd[1].reason, (_hash01(sd[1].doc.id), _sample(sd[1])))
         )
@@ -421,7 +487,12 @@ class Funnel:
             | "samples_list" >> beam.combiners.ToList()
         )
         stage_names = list(self.stage_names)
-        meta = {"source": self.source, "pipeline": self.pipeline, "settings": settings}
+        meta = {
+            "source": self.source,
+            "pipeline": self.pipeline,
+            "settings": settings,
+            "distributions": dict(self.dist_meta),
+        }
         extra = (
             tuple(
                 pc | f"setting_{name}" >> beam.Map(lambda v, n=name: (n, v))
@@ -442,6 +513,7 @@ class Funnel:
                 beam.pvalue.AsSingleton(dists),
                 beam.pvalue.AsSingleton(samples),
                 beam.pvalue.AsSingleton(extra),
+                beam.pvalue.AsSingleton(dist_counts),
                 stage_names=stage_names,
                 meta=meta,
             )
@@ -465,8 +537,11 @@ def build_stats(
     *,
     stage_names: list[str],
     meta: dict,
+    dist_counts: Iterable[tuple[tuple, int]] = (),
 ) -> dict:
-    """The statistics dict of interfaces.md from the summed tallies (pure; tested directly)."""
+    """The statistics dict of interfaces.md from the summed tallies (pure; tested directly).
+    `dists`: ((name, group, outcome, kept), [(rank, value)]) samples, `dist_counts` the documents
+    behind each ((name, group) keys: kept documents, counted by their sample)."""
     t: dict[tuple[str, str, str], int] = dict(totals)
     funnel = []
     dropped: dict[str, int] = {}
@@ -503,13 +578,7 @@ def build_stats(
     conservation_ok = conservation_ok and joins_ok
     files = file_stats(t)
     conservation_ok = conservation_ok and files["conservation_ok"]
-    distributions: dict[str, Any] = {}
-    for (name, group), ranked in sorted(dists, key=lambda kv: kv[0]):
-        values = [v for _, v in sorted(ranked, key=lambda r: r[0])]
-        if group:
-            distributions.setdefault(name, {})[group] = values
-        else:
-            distributions[name] = values
+    distributions = build_distributions(dists, dict(dist_counts), meta.get("distributions", {}))
     groups = {r: n for (s, f, r), n in sorted(t.items()) if s == "write" and f == "group"}
     # Stages run through Funnel.apply tally bytes (hand-built read stages do not, and come first).
     measured = [e for e in funnel if "bytes_kept" in e or "bytes_dropped" in e]
@@ -541,6 +610,23 @@ def build_stats(
     }
 
 
+def build_distributions(dists, counts: dict, described: dict) -> dict:
+    """The statistics' `distributions`: name -> {"stage", "thresholds", "groups": {group: {outcome:
+    {"kept", "n", "values"}}}}: `n` documents had that outcome at the stage, `values` is a uniform
+    sample of at most `MAX_DISTRIBUTION_VALUES` of their values (ordered by id hash)."""
+    out: dict[str, Any] = {}
+    for key, ranked in sorted(dists, key=lambda kv: tuple(map(str, kv[0]))):
+        name, group, outcome, kept = key if len(key) == 4 else (*key, KEPT, True)
+        values = [v for _, v in sorted(ranked, key=lambda r: r[0])]
+        d = out.setdefault(name, {**described.get(name, {"stage": None, "thresholds": []}), "groups": {}})
+        d["groups"].setdefault(group, {})[outcome] = {
+            "kept": kept,
+            "n": counts.get(tuple(key), len(values)),
+            "values": values,
+        }
+    return out
+
+
 def file_stats(t: dict[tuple[str, str, str], int]) -> dict:
     """The statistics' `files`: matched (listed), read, failed, each failed file with its error,
     and whether matched == read + failed (a file neither read nor failed was lost)."""
@@ -555,11 +641,11 @@ def file_stats(t: dict[tuple[str, str, str], int]) -> dict:
     }
 
 
-def _write_stats(path: str, totals, dists, samples, extra, *, stage_names, meta) -> str:
+def _write_stats(path: str, totals, dists, samples, extra, dist_counts, *, stage_names, meta) -> str:
     from lamina.pipelines.writers import write_bytes
 
     meta = {**meta, "settings": {**meta["settings"], **extra}}
-    stats = build_stats(totals, dists, samples, stage_names=stage_names, meta=meta)
+    stats = build_stats(totals, dists, samples, stage_names=stage_names, meta=meta, dist_counts=dist_counts)
     write_bytes(
         path, (json.dumps(stats, indent=1, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
     )

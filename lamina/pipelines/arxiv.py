@@ -1,4 +1,4 @@
-"""The arXiv pipeline (RECIPE.md, arXiv) as one composite PTransform.
+"""The arXiv pipeline (docs/sources.md, arXiv) as one composite PTransform.
 
 Stages:
   read: each source file (gzipped tar or gzipped .tex, one per paper) is read in memory into a
@@ -26,7 +26,7 @@ from lamina.documents import Document, stable_id
 from lamina.filters import latex
 from lamina.filters.binary import BINARY, binary_reason
 from lamina.formats import arxiv as fmt
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Meta, Stage
 from lamina.pipelines.readers import (
     READ,
     NoInputFiles,
@@ -143,11 +143,8 @@ class Arxiv(beam.PTransform):
     def expand(self, papers):
         f = self.funnel
         docs = f.apply(papers, CleanLatex())
-        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
-        f.distribution(
-            docs | "expansions" >> beam.Map(lambda d: ("", d.id, d.metadata["macro_expansions"])),
-            "macro_expansions",
-        )
+        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length", "clean")
+        f.measure("macro_expansions", CleanLatex.name, Meta("macro_expansions"))
         return docs
 
 

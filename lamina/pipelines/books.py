@@ -34,7 +34,7 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Stage, group_size
+from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Meta, Stage, group_size, text_length
 from lamina.pipelines.readers import (
     READ,
     expand_inputs,
@@ -104,6 +104,11 @@ class StripBoilerplate(Stage):
 
     def lines_of(self, element, result):
         return sum(1 for line in element.text.splitlines() if line.strip())
+
+
+def _boilerplate_lines(doc: Document) -> int:
+    """Header and footer lines `strip_boilerplate` removed from a book."""
+    return doc.metadata["header_lines"] + doc.metadata["footer_lines"]
 
 
 def _node(doc: Document) -> tuple:
@@ -183,10 +188,7 @@ class BooksSource(beam.PTransform):
         read = read_files(pbegin, self.files, _ReadBookFn(cfg.max_bytes), "read_books", SOURCE)
         funnel.add_stage(READ, read[DROPPED], read[TALLY])
         docs = funnel.apply(read.docs, StripBoilerplate())
-        removed = docs | "boilerplate_lines" >> beam.Map(
-            lambda d: (d.metadata["markers"], d.id, d.metadata["header_lines"] + d.metadata["footer_lines"])
-        )
-        funnel.distribution(removed, "boilerplate_lines")
+        funnel.measure("boilerplate_lines", StripBoilerplate.name, _boilerplate_lines, group=Meta("markers"))
         edges = (
             docs
             | "signatures" >> beam.Map(_signature, num_perm=cfg.num_perm)
@@ -202,7 +204,7 @@ class BooksSource(beam.PTransform):
             | "resolve_clusters" >> beam.Map(lambda es: _resolve(sorted(es)))
         )
         docs = funnel.apply(docs, NearDuplicate(), clusters=beam.pvalue.AsSingleton(clusters))
-        funnel.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
+        funnel.measure("length", NearDuplicate.name, text_length)  # the dropped editions' sizes too
         return docs
 
     def settings(self) -> dict:

@@ -22,11 +22,13 @@ from lamina.pipelines.accounting import (
     Funnel,
     KeepFirst,
     KeepFirstDedup,
+    Meta,
     MinCount,
     Originals,
     Stage,
     count_join,
     group_size,
+    text_length,
 )
 from lamina.pipelines.options import C4PipelineConfig
 from lamina.pipelines.readers import localize
@@ -199,8 +201,8 @@ class C4(beam.PTransform):
     def expand(self, docs):
         cfg, f = self.config, self.funnel
         rc = _rules_config(cfg)
-        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooLong(rc))
+        f.measure("length", TooLong.name, text_length, thresholds=[("max_page_length", "keep <=")])
         docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup(), f), UrlDedup())
         docs = f.apply(docs, Clean(rc))
         claims = docs | "line_claims" >> beam.FlatMap(_line_claims)
@@ -224,8 +226,12 @@ class C4(beam.PTransform):
             else:
                 lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
             docs = f.apply(docs, lid)
-            scores = docs | "lid_scores" >> beam.Map(
-                lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])
+            threshold = "lid_threshold" if cfg.language_id == "langdetect" else "fasttext_threshold"
+            f.measure(  # every page that reached language id, the dropped ones included
+                "language_score",
+                Language.name,
+                Meta("language_score"),
+                group=Meta("language"),
+                thresholds=[(threshold, "keep >=")],
             )
-            f.distribution(scores, "language_score")
         return docs

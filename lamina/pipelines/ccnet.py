@@ -42,12 +42,14 @@ from lamina.pipelines.accounting import (
     Dropped,
     Funnel,
     KeepFirst,
+    Meta,
     Originals,
     Stage,
     count_join,
     first_per_key,
     group_size,
     join_by_id,
+    text_length,
 )
 from lamina.pipelines.options import CCNetConfig
 from lamina.pipelines.readers import localize
@@ -465,8 +467,8 @@ class CCNet(beam.PTransform):
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
-        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, TooShort(cfg.min_length))
+        f.measure("length", TooShort.name, text_length, thresholds=[("min_length", "keep >=")])
         dedup = LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup, originals=f.originals)
         joined = docs | "dedup_shuffle" >> dedup
         count_join(f, LineDedupApply.name, "uniq", dedup.uniq, joined, "uniq")  # a lost hash: a failed run
@@ -497,22 +499,14 @@ class CCNet(beam.PTransform):
             if stage is not None:
                 stage.annotated = annotated
         docs = f.apply(docs, lid)
-        lid_all = (
-            docs,
-            f.drops[-1] | "lid_dropped_docs" >> beam.Map(lambda sd: sd[1].doc),
-        ) | "lid_all" >> beam.Flatten()
-        f.distribution(
-            lid_all
-            | "lid_scores"
-            >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["language_score"])),
+        f.measure(
             "language_score",
+            LanguageId.name,
+            Meta("language_score"),
+            group=Meta("language"),
+            thresholds=[("lid_threshold", "keep >=")],
         )
         docs = f.apply(docs, ppl)
-        f.distribution(
-            docs
-            | "ppl_values" >> beam.Map(lambda d: (d.metadata["language"], d.id, d.metadata["perplexity"])),
-            "perplexity",
-        )
         if cfg.cutoffs == "run":
             cutoffs = (
                 docs
@@ -548,8 +542,19 @@ class CCNet(beam.PTransform):
             buckets = Buckets(cfg.keep_buckets, fixed=fixed, lm_dir=self.models.lm, card_scoring=cfg.scoring)
             buckets.annotated = annotated
             docs = f.apply(docs, buckets)
+        # every page that reached the buckets, drawn by bucket; the cutoffs: settings.cutoffs_applied
+        f.measure(
+            "perplexity",
+            Buckets.name,
+            Meta("perplexity"),
+            group=Meta("language"),
+            kept_outcome=Meta("bucket"),
+        )
         if wiki is not None:
             docs = f.apply(docs, wiki)
+            f.measure(
+                "wiki_prob", WikiRef.name, Meta("wiki_prob"), thresholds=[("wikiref_threshold", "keep >=")]
+            )
         self.scored_drops = f.drops[first:]
         return docs
 

@@ -1,4 +1,4 @@
-"""The GitHub pipeline (RedPajama's rules, RECIPE.md) as one composite PTransform.
+"""The GitHub pipeline (RedPajama's rules, docs/sources.md) as one composite PTransform.
 
 Stages, in the order that names a drop (interfaces.md):
   read (malformed_record: a row without repo_name/path; binary: NUL/control characters, see
@@ -29,7 +29,17 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document
 from lamina.filters import github as rules
 from lamina.formats import github as fmt
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, KeepFirst, KeepFirstDedup, Stage
+from lamina.pipelines.accounting import (
+    DROPPED,
+    TALLY,
+    Dropped,
+    Funnel,
+    KeepFirst,
+    KeepFirstDedup,
+    Meta,
+    Stage,
+    text_length,
+)
 from lamina.pipelines.readers import (
     READ,
     NoInputFiles,
@@ -218,16 +228,24 @@ class GitHub(beam.PTransform):
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
-        f.distribution(docs | "length" >> beam.Map(lambda d: ("", d.id, len(d.text))), "length")
         docs = f.apply(docs, License(cfg))
+        f.measure("length", License.name, text_length)  # characters of every file read
         docs = f.apply(docs | "content_dedup_shuffle" >> KeepFirstDedup(ContentDedup(), f), ContentDedup())
         docs = f.apply(docs, Extension(cfg))
         docs = f.apply(docs, Quality(cfg))
-        f.distribution(
-            docs | "alpha_per_token" >> beam.Map(lambda d: ("", d.id, d.metadata["alpha_per_token"])),
-            "alpha_per_token",
-        )
+        # every file that reached the quality rules, by outcome (the first rule a file fails drops it)
+        for name, setting, keep in QUALITY_MEASURES:
+            f.measure(name, Quality.name, Meta(name), thresholds=[(setting, keep)])
         return docs
+
+
+# The quantities the quality rules hold to a threshold: (metadata key, setting, kept side).
+QUALITY_MEASURES = [
+    ("max_line_length", "max_line_length", "keep <="),
+    ("mean_line_length", "max_mean_line_length", "keep <="),
+    ("alnum_fraction", "min_alnum_fraction", "keep >="),
+    ("alpha_per_token", "min_alpha_per_token", "keep >="),
+]
 
 
 class GitHubSource(beam.PTransform):

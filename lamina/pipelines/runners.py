@@ -7,7 +7,8 @@
 This is the portable Fn API path that Dataflow, Flink and Spark use (the runner talks to SDK workers
 over gRPC; each worker is a separate process started by the pool, in whatever environment the pool
 runs in), on one machine and with no job-server jar. Beam's own `PortableRunner --job_endpoint=embed`
-always runs one worker (PITFALLS.md); this subclass keeps `--direct_num_workers`. Shuffles stay in the
+always runs one worker (its embedded job service builds a plain FnApiRunner and never reads
+`--direct_num_workers`); this subclass keeps `--direct_num_workers`. Shuffles stay in the
 runner process, as on every FnApiRunner. docs/runners.md has the commands for the real runners.
 """
 

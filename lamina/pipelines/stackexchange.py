@@ -157,9 +157,11 @@ class StackExchangeSource(beam.PTransform):
         answers = docs | "answers" >> beam.Map(
             lambda d: (d.metadata["site"], d.id, len(d.metadata["answer_ids"]))
         )
-        funnel.distribution(answers, "answers_per_thread")
+        funnel.distribution(answers, "answers_per_thread", Threads.name)
         funnel.distribution(
-            docs | "length" >> beam.Map(lambda d: (d.metadata["site"], d.id, len(d.text))), "length"
+            docs | "length" >> beam.Map(lambda d: (d.metadata["site"], d.id, len(d.text))),
+            "length",
+            Threads.name,
         )
         return docs
 

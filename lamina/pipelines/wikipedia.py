@@ -133,7 +133,9 @@ class WikipediaSource(beam.PTransform):
         pages = read.docs | "spread_pages" >> beam.Reshuffle()
         docs = funnel.apply(pages, Articles())
         funnel.distribution(
-            docs | "length" >> beam.Map(lambda d: (d.metadata["lang"], d.id, len(d.text))), "length"
+            docs | "length" >> beam.Map(lambda d: (d.metadata["lang"], d.id, len(d.text))),
+            "length",
+            "articles",
         )
         return docs
 

@@ -64,7 +64,7 @@ class ScalingFit:
 
 
 FITS: dict[str, ScalingFit] = {
-    # Hoffmann et al. 2022 (Chinchilla), approach 3, as published (RECIPE.md, Scaling).
+    # Hoffmann et al. 2022 (Chinchilla), approach 3, as published (docs/plan.md, "The fit").
     "chinchilla": ScalingFit("chinchilla", E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28),
     # Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt": approach 3 refitted on the
     # paper's own data; about 20 tokens per parameter at the optimum, like approaches 1 and 2.

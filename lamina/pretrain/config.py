@@ -57,7 +57,7 @@ class ModelConfig:
 
     def flops_per_token(self, seq_len: int | None = None) -> int:
         """Training FLOPs per token (forward + backward): 6N + 12 * layers * dim * seq, N without the
-        input embedding (RECIPE.md, Model; PaLM appendix B). The second term is attention's scores."""
+        input embedding (docs/model.md; PaLM appendix B). The second term is attention's scores."""
         seq = self.max_seq_len if seq_len is None else seq_len
         return 6 * self.num_params(include_embedding=False) + 12 * self.n_layers * self.dim * seq
 

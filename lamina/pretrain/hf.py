@@ -74,7 +74,7 @@ def hf_config(cfg: ModelConfig, dtype: torch.dtype = torch.float32):
         attention_bias=False,
         mlp_bias=False,
         tie_word_embeddings=False,
-        bos_token_id=1,  # LLaMA's SentencePiece ids (RECIPE.md, Tokenizer)
+        bos_token_id=1,  # LLaMA's SentencePiece ids: unk 0, bos 1, eos 2 (docs/tokenizer.md)
         eos_token_id=2,
         dtype=dtype,
     )

@@ -1,4 +1,4 @@
-"""Optimizer, learning-rate schedule and gradient clipping (RECIPE.md, Model).
+"""Optimizer, learning-rate schedule and gradient clipping (LLaMA-1's, docs/pretraining.md).
 
 - AdamW (the fused kernel on CUDA, foreach elsewhere), betas (0.9, 0.95), eps 1e-8, decoupled weight
   decay 0.1 on matrices only. "Matrices" means every parameter with two or more dimensions: the

@@ -136,7 +136,7 @@ def apply_ac(model: Transformer, mode: str) -> None:
 
 def apply_compile(model: Transformer) -> None:
     """torch.compile each block in place (keeps parameter names). Per block and before FSDP: compiling
-    the whole FSDP-wrapped model fails ("Mixing fake modes", PITFALLS.md), and per-block graphs are
+    the whole FSDP-wrapped model fails ("Mixing fake modes NYI" in torch 2.13, torchtitan's order), and per-block graphs are
     small and identical, so they compile once."""
     for block in model.layers.values():
         block.compile()

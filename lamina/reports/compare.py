@@ -89,10 +89,17 @@ def _ledger_changes(a: Path, b: Path, source: str) -> dict | None:
     }
 
 
-def _pooled(s: SourceStats | None, name: str) -> list[float]:
-    """A distribution's values over all its groups (both runs drawn on one set of bins)."""
+def _pooled(s: SourceStats | None, name: str) -> tuple[list[float], list[float]]:
+    """A distribution's sampled values over all its groups and outcomes, each weighted by the
+    documents it stands for (n / values sampled of its outcome), so an outcome sampled down is not
+    under-drawn beside a small one (both runs drawn on one set of bins)."""
     d = s.distributions.get(name) if s else None
-    return [x for v in d.values() for x in v] if isinstance(d, dict) else list(d or [])
+    values, weights = [], []
+    for outcomes in d.groups.values() if d else []:
+        for o in outcomes.values():
+            values += o.values
+            weights += [o.n / len(o.values)] * len(o.values) if o.values else []
+    return values, weights
 
 
 def _source_compare(sa: SourceStats | None, sb: SourceStats | None, ra: dict, rb: dict, ta, tb) -> dict:
@@ -122,7 +129,8 @@ def _source_compare(sa: SourceStats | None, sb: SourceStats | None, ra: dict, rb
     dists = {}
     for name in sorted(set(sa.distributions if sa else {}) | set(sb.distributions if sb else {})):
         log = "perplexity" in name or "length" in name
-        dists[name] = plots.histogram_data({"A": _pooled(sa, name), "B": _pooled(sb, name)}, log)
+        (va, wa), (vb, wb) = _pooled(sa, name), _pooled(sb, name)
+        dists[name] = plots.histogram_data({"A": va, "B": vb}, log, weights={"A": wa, "B": wb})
     return {"overview": overview, "stages": stages, "kept_by_group": groups, "settings_changed": settings,
             "thresholds": {"a": ta, "b": tb}, "distributions": dists}  # fmt: skip
 

@@ -36,10 +36,11 @@ table.sortable th { cursor: pointer; } table.sortable th:hover { background: #e6
 pre { white-space: pre-wrap; word-wrap: break-word; background: #f8f8f8; border: 1px solid #e3e3e3;
       padding: 0.6em; font-size: 0.85em; max-height: 20em; overflow: auto; }
 .wide { overflow-x: auto; } details { margin: 0.4em 0; } summary { cursor: pointer; }
-input.filter { margin: 0.3em 0; padding: 0.2em 0.4em; width: 20em; }
+input.filter { margin: 0.3em 0; padding: 0.2em 0.4em; width: 20em; } #sample-search { padding: 0.2em 0.4em; width: 28em; }
 """
 
-# Sort a table by a header click (numbers by their data-v), filter its rows by a text box.
+# Sort a table by a header click (numbers by their data-v), filter its rows by a text box, search the
+# sampled documents (kept and dropped) by id, title, URL, detail and excerpt.
 JS = """
 document.querySelectorAll("table.sortable").forEach(function (t) {
   t.querySelectorAll("thead th").forEach(function (th, i) {
@@ -63,6 +64,21 @@ document.querySelectorAll("input.filter").forEach(function (box) {
       r.hidden = q !== "" && r.textContent.toLowerCase().indexOf(q) < 0;
     });
   });
+});
+var search = document.getElementById("sample-search");
+if (search) search.addEventListener("input", function () {
+  var q = search.value.toLowerCase().trim(), all = document.querySelectorAll("details.sample"), shown = 0;
+  all.forEach(function (d) {
+    var hay = Array.from(d.querySelectorAll("summary, p, pre"))
+      .map(function (e) { return e.textContent; }).join("\\n").toLowerCase();
+    d.hidden = q !== "" && hay.indexOf(q) < 0;
+    d.open = q !== "" && !d.hidden;
+    if (!d.hidden) shown++;
+  });
+  document.querySelectorAll("section.reason").forEach(function (sec) {
+    sec.hidden = !sec.querySelector("details.sample:not([hidden])");
+  });
+  document.getElementById("sample-count").textContent = shown + " of " + all.length + " samples";
 });
 document.body.dataset.js = "ready";
 """
@@ -319,30 +335,78 @@ def _xlabel(name: str, log: bool) -> str:
     return label + (" (log scale)" if log else "")
 
 
+def _log_axis(name: str) -> bool:
+    return "perplexity" in name.lower() or "length" in name.lower()
+
+
 def distribution_page_data(s: SourceStats, thresholds: dict) -> dict:
-    """name -> {"histogram": plots.histogram_data(...), "thresholds": ...} for one source."""
+    """name -> {"stage", "of", "histogram": plots.stage_histogram_data(...), "thresholds"} for one
+    source (report.json's `pages.<source>.distributions`)."""
     out = {}
-    for name, data in sorted(s.distributions.items()):
-        log = "perplexity" in name.lower() or "length" in name.lower()
-        out[name] = {"histogram": plots.histogram_data(data, log), "thresholds": thresholds.get(name, {})}
+    for name, d in sorted(s.distributions.items()):
+        out[name] = {
+            "stage": d.stage,
+            "of": d.of,
+            "histogram": plots.stage_histogram_data(d, _log_axis(name)),
+            "thresholds": thresholds.get(name, {}),
+        }
     return out
+
+
+def _population(name: str, d: dict) -> str:
+    stage = f"<code>{escape(d['stage'])}</code>" if d["stage"] else "the pipeline"
+    if d["of"] == "all":
+        return (
+            f"Every document that reached {stage}, stacked by its outcome there (kept, its bucket, or "
+            "the reason it was dropped)."
+        )
+    if d["of"] == "kept":
+        return f"The documents {stage} kept (no drop is decided on this quantity)."
+    return "The values the run recorded (an older statistics file: no outcomes)."
+
+
+def _distribution_counts(name: str, d: dict) -> str:
+    """The table of a distribution's true counts per group and outcome (what the legends show)."""
+    rows = []
+    for g, gv in d["histogram"]["groups"].items():
+        for o, v in gv["outcomes"].items():
+            state = "" if v["kept"] is None else ("kept" if v["kept"] else "dropped")
+            rows.append(
+                f'<tr data-group="{escape(g)}" data-outcome="{escape(o)}"><td class="name">{escape(g or "all")}</td>'
+                f'<td class="name">{escape(o)}</td><td class="name">{state}</td>'
+                f"{_cell('count', v['n'], 'n')}{_cell('count', v['sampled'], 'sampled')}</tr>"
+            )
+    table = (
+        f'<table class="sortable dist-counts" data-dist="{escape(name)}"><thead><tr><th class="name">group</th>'
+        '<th class="name">outcome</th><th class="name">kept / dropped</th><th>documents</th>'
+        f"<th>values sampled</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    if len(rows) > 12:  # 100+ languages: the table folds away
+        return (
+            f"<details><summary>documents per group and outcome ({len(rows)} rows)</summary>{table}</details>"
+        )
+    return table
 
 
 def _distribution_section(s: SourceStats, dists: dict) -> str:
     if not dists:
         return '<p class="muted">The run recorded no distributions.</p>'
-    parts = []
+    parts = [
+        '<p class="muted">Bar heights are documents per bin. Each group and outcome keeps a uniform '
+        "sample of at most 10,000 values (by document-id hash); a bar is the sample's count scaled by "
+        "documents / values sampled, so the stacked outcomes keep their true proportions, and the "
+        "documents column below (and each legend) is the true count.</p>"
+    ]
     for name, d in dists.items():
-        data = s.distributions[name]
-        grouped = isinstance(data, dict) and bool(data)
-        title = name.replace("_", " ") + (" per group" if grouped else "")
-        if grouped and ("perplexity" in name or "lang" in name or "length" in name):
-            title = (
-                name.replace("_", " ") + " per " + ("language" if s.pipeline != "stackexchange" else "site")
-            )
+        grouped = any(d["histogram"]["groups"])
+        title = name.replace("_", " ")
+        if grouped:
+            title += " per " + ("site" if s.pipeline == "stackexchange" else "group")
+            if s.pipeline in ("ccnet", "c4", "wikipedia"):
+                title = title.replace("per group", "per language")
         log = d["histogram"]["log"]
-        svg = plots.histogram(
-            data, title, _xlabel(name, log), log_x=log, thresholds=d["thresholds"], gid=name
+        svg = plots.stacked_histogram(
+            d["histogram"], title, _xlabel(name, log), thresholds=d["thresholds"], gid=name
         )
         marks = "; ".join(
             f"{escape(g or 'all')}: "
@@ -361,11 +425,9 @@ def _distribution_section(s: SourceStats, dists: dict) -> str:
             if marks
             else '<p class="muted">No threshold applies to this quantity in the run\'s settings.</p>'
         )
-        sizes = ", ".join(f"{escape(g or 'all')} {v['n']:,}" for g, v in d["histogram"]["groups"].items())
         parts.append(
-            f'<h3>{escape(title)}</h3>\n<figure data-dist="{escape(name)}">{svg}</figure>\n{note}\n'
-            f'<p class="muted">Values drawn: {sizes} (each distribution keeps at most 10,000 values per '
-            "group, a deterministic sample).</p>"
+            f'<h3>{escape(title)}</h3>\n<p>{_population(name, d)}</p>\n<figure data-dist="{escape(name)}">{svg}</figure>\n'
+            f"{note}\n{_distribution_counts(name, d)}"
         )
     if s.nonfinite_values:
         parts.append(
@@ -393,19 +455,28 @@ def _groups_section(s: SourceStats) -> str:
 def _samples_section(s: SourceStats) -> str:
     if not s.samples:
         return '<p class="muted">The run recorded no sampled documents.</p>'
-    parts = []
+    total = sum(len(docs) for docs in s.samples.values())
+    parts = [
+        '<p><input type="search" id="sample-search" placeholder="search the samples: id, title, URL, text">'
+        f' <span class="muted" id="sample-count">{total} of {total} samples</span></p>'
+    ]
     for reason in sorted(s.samples):
         docs = s.samples[reason]
         title = "kept documents" if reason == "(kept)" else reason
-        parts.append(f'<h3>{escape(title)} <span class="muted">({len(docs)} sampled)</span></h3>')
+        parts.append(
+            f'<section class="reason" data-reason="{escape(reason)}"><h3>{escape(title)} '
+            f'<span class="muted">({len(docs)} sampled)</span></h3>'
+        )
         for d in docs:
             label = escape(d.get("title") or d["url"] or d.get("path") or d["id"] or "(no id)")
             where = " ".join(escape(x) for x in (d["url"], d.get("path", "")) if x and escape(x) != label)
             parts.append(
-                f'<details><summary>{label} <span class="muted">{escape(d["id"])} {where}</span></summary>'
+                f'<details class="sample" data-id="{escape(d["id"])}"><summary>{label} '
+                f'<span class="muted">{escape(d["id"])} {where}</span></summary>'
                 + (f'<p class="muted">{escape(d["detail"])}</p>' if d["detail"] else "")
                 + f"<pre>{escape(d['text'])}</pre></details>"
             )
+        parts.append("</section>")
     return "\n".join(parts)
 
 

@@ -108,9 +108,14 @@ def bin_edges(values: list[float], log_x: bool, bins: int = 40) -> tuple[list[fl
     return [float(e) for e in edges], use_log
 
 
-def histogram_data(data: list[float] | dict[str, list[float]], log_x: bool = False) -> dict:
+def histogram_data(
+    data: list[float] | dict[str, list[float]],
+    log_x: bool = False,
+    weights: dict[str, list[float]] | None = None,
+) -> dict:
     """{"edges": [...], "log": bool, "groups": {group: {"n": n, "counts": [...]}}}: shared edges over
-    every group's values; each group's counts sum to its n (a test checks it)."""
+    every group's values; each group's counts sum to its n (a test checks it). `weights` (per group,
+    one per value): the documents each value stands for; counts and n are then sums of weights."""
     groups = data if isinstance(data, dict) else {"": data}
     groups = {g: v for g, v in groups.items() if v}
     values = [x for v in groups.values() for x in v]
@@ -119,6 +124,11 @@ def histogram_data(data: list[float] | dict[str, list[float]], log_x: bool = Fal
     edges, use_log = bin_edges(values, log_x)
     out = {}
     for g, v in groups.items():
+        w = (weights or {}).get(g)
+        if w is not None and any(x != 1 for x in w):
+            counts, _ = np.histogram(v, bins=edges, weights=w)
+            out[g] = {"n": round(float(sum(w))), "counts": [round(float(c), 1) for c in counts]}
+            continue
         counts, _ = np.histogram(v, bins=edges)
         out[g] = {"n": len(v), "counts": [int(c) for c in counts]}
     return {"edges": edges, "log": use_log, "groups": out}
@@ -178,4 +188,117 @@ def histogram_from_data(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("documents")
     ax.set_title(title)
+    return _svg(fig)
+
+
+# Outcome colors: kept outcomes in greens (a bucket each), drops in warm colors, by their order.
+KEPT_COLORS = {"kept": KEPT_COLOR, "head": "#1e5128", "middle": "#8cc084"}
+MORE_KEPT_COLORS = ("#5aa469", "#b5d99c", "#2d6a4f")
+DROP_COLORS = ("#c0504d", "#e8963d", "#8e6bb0", "#d4b72c", "#7f7f7f", "#b05f8a", "#4f81bd", "#9c6644")
+RECORDED_COLOR = "#4f81bd"
+KEPT_ORDER = ("kept", "head", "middle", "tail")
+
+
+def outcome_order(outcomes: dict[str, dict]) -> list[str]:
+    """Kept outcomes first (kept, head, middle, then by name), then the drops, largest first."""
+    kept = [o for o in outcomes if outcomes[o].get("kept") is not False]
+    kept.sort(key=lambda o: (KEPT_ORDER.index(o) if o in KEPT_ORDER else len(KEPT_ORDER), o))
+    dropped = sorted(
+        (o for o in outcomes if outcomes[o].get("kept") is False), key=lambda o: (-outcomes[o]["n"], o)
+    )
+    return kept + dropped
+
+
+def stage_histogram_data(dist, log_x: bool = False) -> dict:
+    """The numbers a stacked histogram of a `stats.Distribution` draws: {"edges", "log", "groups":
+    {group: {"n", "outcomes": {outcome: {"kept", "n", "sampled", "counts"}}}}}. Shared edges over
+    every value of every group, so each value falls in a bin; `counts` bin the sampled values (they
+    sum to `sampled`); `n` is the outcome's true number of documents. A bar's height is
+    counts x n / sampled: documents, estimated from the sample (exact where sampled == n)."""
+    values = dist.values()
+    if not values:
+        return {"edges": [], "log": False, "groups": {}}
+    edges, use_log = bin_edges(values, log_x)
+    groups = {}
+    for g, outcomes in dist.groups.items():
+        out = {}
+        for o, oc in outcomes.items():
+            counts = np.histogram(oc.values, bins=edges)[0] if oc.values else np.zeros(len(edges) - 1)
+            out[o] = {
+                "kept": oc.kept,
+                "n": oc.n,
+                "sampled": len(oc.values),
+                "counts": [int(c) for c in counts],
+            }
+        groups[g] = {
+            "n": sum(o.n for o in outcomes.values()),
+            "outcomes": {o: out[o] for o in outcome_order(out)},
+        }
+    return {"edges": edges, "log": use_log, "groups": groups}
+
+
+def heights(o: dict) -> list[float]:
+    """Documents per bin of one outcome: its sampled counts scaled by n / sampled."""
+    scale = o["n"] / o["sampled"] if o["sampled"] else 0.0
+    return [c * scale for c in o["counts"]]
+
+
+def outcome_colors(h: dict) -> dict[str, str]:
+    """One color per outcome, the same in every panel of the figure."""
+    colors, kept_i, drop_i = {}, 0, 0
+    for g in h["groups"].values():
+        for o, v in g["outcomes"].items():
+            if o in colors:
+                continue
+            if v["kept"] is None:
+                colors[o] = RECORDED_COLOR
+            elif v["kept"]:
+                colors[o] = KEPT_COLORS.get(o) or MORE_KEPT_COLORS[kept_i % len(MORE_KEPT_COLORS)]
+                kept_i += o not in KEPT_COLORS
+            else:
+                colors[o] = DROP_COLORS[drop_i % len(DROP_COLORS)]
+                drop_i += 1
+    return colors
+
+
+def stacked_histogram(
+    h: dict, title: str, xlabel: str, thresholds: dict[str, list[dict]] | None = None, gid: str = ""
+) -> str:
+    """`stage_histogram_data`'s numbers as one panel per group (the `MAX_GROUPS` largest), each
+    panel's bars stacked by outcome (kept outcomes at the bottom) with a legend of the true counts.
+    `thresholds` (group, "" for all -> [{"value", "label"}]) are dashed lines labelled with their
+    value; a label's element id is `<gid>-threshold-<group or all>-<i>` (`-p<panel>` appended for an
+    all-groups line repeated in later panels)."""
+    ranked = sorted(h["groups"], key=lambda g: (-h["groups"][g]["n"], g))
+    shown, hidden = ranked[:MAX_GROUPS], ranked[MAX_GROUPS:]
+    fig, axes = plt.subplots(max(len(shown), 1), 1, figsize=(8, 2.5 * max(len(shown), 1) + 0.9), sharex=True,
+                             squeeze=False)  # fmt: skip
+    axes = axes[:, 0]
+    if not shown:
+        axes[0].text(0.5, 0.5, "no values", ha="center", va="center", transform=axes[0].transAxes)
+    colors = outcome_colors(h)
+    edges = h["edges"]
+    for p, (ax, g) in enumerate(zip(axes, shown, strict=False)):
+        if h["log"]:
+            ax.set_xscale("log")
+        base = np.zeros(len(edges) - 1)
+        for o, v in h["groups"][g]["outcomes"].items():
+            top = base + np.array(heights(v))
+            state = "" if v["kept"] is None or o == "kept" else (" kept" if v["kept"] else " dropped")
+            ax.stairs(top, edges, baseline=base, fill=True, color=colors[o], alpha=0.9,
+                      label=f"{o}{state} (n={v['n']:,})")  # fmt: skip
+            base = top
+        marks = [(g, j, m) for j, m in enumerate((thresholds or {}).get(g, []))] if g else []
+        marks += [("", j, m) for j, m in enumerate((thresholds or {}).get("", []))]
+        for tg, j, m in marks:
+            ax.axvline(m["value"], color="#222222", linestyle="--", linewidth=1.2)
+            text = f"{tg + ' ' if tg else ''}{m['value']:g}" + (f" ({m['label']})" if m.get("label") else "")
+            t = ax.annotate(text, (m["value"], 1), xycoords=("data", "axes fraction"), fontsize=8,
+                            color="#222222", ha="left", va="top", rotation=90)  # fmt: skip
+            t.set_gid(f"{gid}-threshold-{tg or 'all'}-{j}" + (f"-p{p}" if not tg and p else ""))
+        ax.set_ylabel("documents")
+        ax.legend(fontsize=7, title=f"{g} (n={h['groups'][g]['n']:,})" if g else None, title_fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # fmt: skip
+    axes[0].set_title(title + (f" (+{len(hidden)} smaller groups not drawn)" if hidden else ""))
+    axes[-1].set_xlabel(xlabel)
     return _svg(fig)

@@ -35,6 +35,33 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """The documents of one outcome (kept, a bucket, or a drop reason) in one group of a distribution."""
+
+    n: int  # documents with this outcome at the stage: the true count, not the sample's size
+    kept: bool | None  # whether the stage kept them (None: not recorded, an older statistics file)
+    values: list[float]  # a uniform sample of their values (at most 10,000), NaN/inf left out
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A quantity over the documents that reached `stage`, per group and outcome."""
+
+    stage: str | None  # the stage whose input it covers (None: not recorded)
+    of: str | None  # "all": every document that reached the stage; "kept": those it kept; None: not recorded
+    thresholds: list[dict[str, str]]  # [{"setting", "keep"}] the pipeline declared for it
+    groups: dict[str, dict[str, Outcome]]  # group ("" = one group) -> outcome -> documents
+
+    def values(self, group: str | None = None) -> list[float]:
+        """The sampled values of every outcome (of one group, or of all)."""
+        gs = [self.groups.get(group, {})] if group is not None else list(self.groups.values())
+        return [x for g in gs for o in g.values() for x in o.values]
+
+
+RECORDED = "recorded"  # the one outcome of a distribution from an older statistics file
+
+
+@dataclass(frozen=True)
 class SourceStats:
     """A checked statistics file."""
 
@@ -46,7 +73,7 @@ class SourceStats:
     dropped: dict[str, int]  # reason -> count, over the whole run
     conservation_ok_reported: bool | None  # what the run itself recorded (None: not recorded)
     funnel: list[Stage]
-    distributions: dict[str, list[float] | dict[str, list[float]]] = field(default_factory=dict)
+    distributions: dict[str, Distribution] = field(default_factory=dict)
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     nonfinite_values: int = 0  # NaN / inf values dropped from the distributions
@@ -97,6 +124,50 @@ def _values(path: Path, where: str, value: Any) -> tuple[list[float], int]:
     return out, nonfinite
 
 
+def _outcome(path: Path, where: str, value: Any) -> tuple[Outcome, int]:
+    if not isinstance(value, dict):
+        raise StatsError(f"{path}: distribution {where!r} must be an object {{kept, n, values}}")
+    values, bad = _values(path, f"{where}.values", _require(path, value, "values", where + "."))
+    kept = value.get("kept")
+    if kept is not None and not isinstance(kept, bool):
+        raise StatsError(f"{path}: field '{where}.kept' must be true or false, got {kept!r}")
+    return Outcome(_count(path, f"{where}.n", _require(path, value, "n", where + ".")), kept, values), bad
+
+
+def _distribution(path: Path, name: str, value: Any) -> tuple[Distribution, int]:
+    """One distribution: {"stage", "thresholds", "groups": {group: {outcome: {kept, n, values}}}}, or
+    an older file's [values] / {group: [values]} (one outcome, `RECORDED`, n = the values)."""
+    nonfinite = 0
+    if isinstance(value, dict) and isinstance(value.get("groups"), dict):
+        groups: dict[str, dict[str, Outcome]] = {}
+        for g, outcomes in value["groups"].items():
+            if not isinstance(outcomes, dict):
+                raise StatsError(
+                    f"{path}: distribution '{name}.groups.{g}' must be an object outcome -> documents"
+                )
+            groups[str(g)] = {}
+            for o, v in outcomes.items():
+                groups[str(g)][str(o)], bad = _outcome(path, f"{name}.groups.{g}.{o}", v)
+                nonfinite += bad
+        stage = value.get("stage")
+        thresholds = value.get("thresholds") or []
+        if not isinstance(thresholds, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("setting"), str) for t in thresholds
+        ):
+            raise StatsError(
+                f"{path}: field 'distributions.{name}.thresholds' must be a list of {{setting, keep}}"
+            )
+        of = value.get("of")
+        return Distribution(None if stage is None else str(stage), of, thresholds, groups), nonfinite
+    raw = value if isinstance(value, dict) else {"": value}
+    groups = {}
+    for g, vals in raw.items():
+        values, bad = _values(path, f"{name}.{g}" if g else name, vals)
+        nonfinite += bad
+        groups[str(g)] = {RECORDED: Outcome(len(values) + bad, None, values)}
+    return Distribution(None, None, [], groups), nonfinite
+
+
 def _stage(path: Path, i: int, row: Any) -> Stage:
     where = f"funnel[{i}]"
     if not isinstance(row, dict):
@@ -142,21 +213,14 @@ def parse_stats(path: Path, data: Any) -> SourceStats:
     funnel = _require(path, data, "funnel")
     if not isinstance(funnel, list):
         raise StatsError(f"{path}: field 'funnel' must be a list of stages")
-    distributions: dict[str, list[float] | dict[str, list[float]]] = {}
+    distributions: dict[str, Distribution] = {}
     nonfinite = 0
     raw_dist = data.get("distributions", {})
     if not isinstance(raw_dist, dict):
         raise StatsError(f"{path}: field 'distributions' must be an object name -> values")
     for name, value in raw_dist.items():
-        if isinstance(value, dict):
-            groups = {}
-            for group, vals in value.items():
-                groups[str(group)], bad = _values(path, f"{name}.{group}", vals)
-                nonfinite += bad
-            distributions[str(name)] = groups
-        else:
-            distributions[str(name)], bad = _values(path, str(name), value)
-            nonfinite += bad
+        distributions[str(name)], bad = _distribution(path, str(name), value)
+        nonfinite += bad
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         raise StatsError(f"{path}: field 'settings' must be an object")
@@ -284,11 +348,13 @@ THRESHOLD_SETTINGS: dict[tuple[str, str], list[tuple[str, str]]] = {
 
 def applied_thresholds(s: SourceStats) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """distribution -> group ("" for every group) -> [{"value", "label", "setting"}]: the thresholds
-    and cutoffs the run applied (from its settings), to draw and label on that distribution."""
+    and cutoffs the run applied (from its settings), to draw and label on that distribution. The
+    settings a distribution names (`Funnel.measure`'s thresholds) win; an older file's
+    distributions get those of `THRESHOLD_SETTINGS`."""
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for name, data in s.distributions.items():
         if "perplexity" in name.lower():
-            groups = list(data) if isinstance(data, dict) else [""]
+            groups = list(data.groups) if any(data.groups) else [""]
             cutoffs = perplexity_cutoffs(s.settings, groups)
             origin = s.settings.get("cutoffs_applied")
             per_group = {}
@@ -302,9 +368,10 @@ def applied_thresholds(s: SourceStats) -> dict[str, dict[str, list[dict[str, Any
             if per_group:
                 out[name] = per_group
             continue
+        declared = [(t["setting"], t.get("keep", "")) for t in data.thresholds]
         lines = [
-            {"value": float(s.settings[key]), "label": f"{what} {s.settings[key]:g}", "setting": key}
-            for key, what in THRESHOLD_SETTINGS.get((s.pipeline, name), [])
+            {"value": float(s.settings[key]), "label": f"{what} {s.settings[key]:g}".strip(), "setting": key}
+            for key, what in declared or THRESHOLD_SETTINGS.get((s.pipeline, name), [])
             if _is_number(s.settings.get(key))
         ]
         if lines:

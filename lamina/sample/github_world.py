@@ -1,7 +1,7 @@
 """GitHub rows as parquet, shaped like the BigQuery `github_repos` join (files + contents + licenses).
 
 Columns: repo_name, ref, path, mode, id (content sha1), size, content, binary, copies, license.
-Each row trips at most one RedPajama rule (RECIPE.md, GitHub): license not MIT/BSD/Apache, exact
+Each row trips at most one RedPajama rule (docs/sources.md, GitHub): license not MIT/BSD/Apache, exact
 duplicate content (the row with the smallest (repo_name, path) is kept), extension not whitelisted,
 max line length > 1000, mean line length > 100, alphanumeric fraction < 0.25, alphabetic characters
 per whitespace token < 1.5 (where a file trips several, the first in this order is its reason). License

@@ -1,7 +1,7 @@
 """The sample world's web pages: what each CommonCrawl WET record holds and what CCNet and C4 do with it.
 
 Every page is made for one filter (the `kind`), and its expected fate under both pipelines is stated
-by applying the rules of RECIPE.md (CCNet: digest dedup runs right after the length filter, so the
+by applying the rules docs/sources.md states (CCNet: digest dedup runs right after the length filter, so the
 first copy of a duplicate survives and the copy never reaches line dedup; C4: TFDS order — URL dedup
 (newest page wins), line rules, lorem ipsum / curly bracket, too few sentences, language, bad words).
 

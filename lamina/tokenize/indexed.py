@@ -1,7 +1,7 @@
 """Megatron's indexed dataset (`.bin` + `.idx`): our writer and a memory-mapped reader.
 
 The format is Megatron-LM's (`megatron.core.datasets.indexed_dataset`), so Megatron-LM, NeMo and
-GPT-NeoX read our shards as they are. Layout (RECIPE.md "Token shards"), little-endian, no padding:
+GPT-NeoX read our shards as they are. Layout (Megatron-LM's MMapIndexedDataset), little-endian, no padding:
 
     .bin   the token arrays of all sequences, concatenated, no header
     .idx   9 bytes b"MMIDIDX\\x00\\x00" | u64 version (1) | u8 dtype code | u64 N sequences |

@@ -6,7 +6,7 @@ here is the plain single-process reference the Beam path is tested against.
 What goes into a shard, per document: [BOS] (only with `bos=True`) + the SentencePiece ids of the
 document text + EOS. Text normalization (one rule, `prepare_text`): leading spaces (U+0020) are
 removed. Why: SentencePiece's dummy prefix turns a leading " x" into `▁ ▁x`, while Hugging Face's
-converted LlamaTokenizer gives `▁x` (PITFALLS.md "Tokenizer interop"); leading tabs, newlines and
+converted LlamaTokenizer gives `▁x` (docs/tokenizer.md); leading tabs, newlines and
 other characters tokenize identically in both, so only spaces are stripped. After this, both
 tokenizers give identical ids on every document we encode, and a model trained on our shards sees
 the same ids at inference through transformers. Documents empty after this are dropped and

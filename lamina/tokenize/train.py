@@ -1,7 +1,7 @@
 """Train the corpus tokenizer: SentencePiece BPE with LLaMA-1's exact trainer settings.
 
-The settings are those in LLaMA's released `tokenizer.model` (its `trainer_spec`, RECIPE.md
-"Tokenizer"): BPE, split digits, byte fallback (so no text is ever `<unk>`), identity
+The settings are those in LLaMA's released `tokenizer.model` (its `trainer_spec`;
+docs/tokenizer.md): BPE, split digits, byte fallback (so no text is ever `<unk>`), identity
 normalization with the dummy prefix and no whitespace squeezing (so decode(encode(x)) == x),
 ids unk 0 / bos 1 / eos 2, no pad.
 

@@ -1,5 +1,6 @@
 """`lamina bench datatrove` finds the datatrove venv `make datatrove-venv` builds, and says it skipped
-when that venv is missing (datatrove cannot live in .venv: its fastText wheel clashes, PITFALLS.md)."""
+when that venv is missing (datatrove cannot live in .venv: its fastText wheel clashes with
+`fasttext`, docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def _assert_no_markup(docs) -> None:
 
 @pytest.mark.slow  # the real dumps are parsed and cleaned once: ~30 s of CPU
 def test_english_dump_counts_and_clean_text(real):
-    # PROVENANCE.md: 206 pages, 205 in namespace 0, 100 redirects (one of them outside namespace 0).
+    # ../shared/data/wikipedia/PROVENANCE.md: 206 pages, 205 in namespace 0, 100 redirects (one of them outside namespace 0).
     docs, drops = real[EN]
     assert len(docs) + len(drops) == 206
     assert _reasons(drops) == {"redirect": 99, "namespace": 1}
@@ -74,7 +74,7 @@ def test_english_dump_counts_and_clean_text(real):
 
 @pytest.mark.slow  # the real dumps are parsed and cleaned once: ~30 s of CPU
 def test_ukrainian_dump(real):
-    # PROVENANCE.md: 532 pages (525 in namespace 0), 16 redirects (3 of them outside namespace 0).
+    # ../shared/data/wikipedia/PROVENANCE.md: 532 pages (525 in namespace 0), 16 redirects (3 of them outside namespace 0).
     docs, drops = real[UK]
     assert len(docs) + len(drops) == 532
     assert _reasons(drops) == {"namespace": 7, "redirect": 13}

@@ -131,7 +131,7 @@ def lid176(shared_data, tmp_path_factory):
             ):
                 f.write(f"__label__{lang} {' '.join(line.split())}\n")
     # Trained in a child process: fastText training in a process that has already run predictions
-    # (earlier tests of the suite) can fail with "Encountered NaN" (PITFALLS.md; lamina's own trainers
+    # (earlier tests of the suite) can fail with "Encountered NaN" (docs/models.md; lamina's own trainers
     # use a subprocess for the same reason).
     code = (
         "import sys, fasttext\n"

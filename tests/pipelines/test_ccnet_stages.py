@@ -133,7 +133,13 @@ def test_build_stats_checks_conservation_and_chaining():
     )
     assert (st["documents_in"], st["documents_kept"], st["conservation_ok"]) == (10, 7, True)
     assert st["dropped"] == {"invalid_utf8": 1, "too_short": 2}
-    assert st["distributions"] == {"perplexity": {"en": [3.0, 5.0]}}
+    assert st["distributions"] == {  # (name, group) keys: kept documents, counted by their sample
+        "perplexity": {
+            "stage": None,
+            "thresholds": [],
+            "groups": {"en": {"kept": {"kept": True, "n": 2, "values": [3.0, 5.0]}}},
+        }
+    }
     assert st["funnel"][1] == {"stage": "too_short", "in": 9, "kept": 7, "dropped": {"too_short": 2}}
     lost = [t for t in totals if t[0][0] != "write"] + [(("write", "kept", ""), 6)]  # a document went missing
     bad = build_stats(lost, [], [], stage_names=["read", "too_short"], meta=meta)

@@ -147,8 +147,8 @@ def test_commoncrawl_outputs_carry_ccnet_fields(corpus_out):
     assert [s["stage"] for s in stats["funnel"]] == [
         "read", "too_short", "duplicate_digest", "line_dedup", "language", "perplexity", "buckets", "wikiref",
     ]  # fmt: skip
-    assert set(stats["distributions"]) == {"length", "language_score", "perplexity"}
-    assert "en" in stats["distributions"]["perplexity"]
+    assert set(stats["distributions"]) == {"length", "language_score", "perplexity", "wiki_prob"}
+    assert "en" in stats["distributions"]["perplexity"]["groups"]
     assert all(len(v) <= 5 for v in stats["samples"].values()) and "perplexity_tail" in stats["samples"]
 
 

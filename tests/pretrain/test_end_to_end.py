@@ -2,8 +2,8 @@
 train`, `lamina tokenizer shards` and `lamina pretrain` (configs/pretrain/tiny.toml) on a small corpus
 directory of real text, the loss falling clearly (issue 6).
 
-The corpus: `docs/c4/` holds Google's real C4 pages (1000, ~2.2 MB) and `docs/books/` one Gutenberg
-book (Frankenstein, one document), the layout `lamina corpus` writes. Unlike tests/pretrain/conftest.py's
+The corpus: `<corpus>/docs/c4/` holds Google's real C4 pages (1000, ~2.2 MB) and `<corpus>/docs/books/`
+one Gutenberg book (Frankenstein, one document), the layout `lamina corpus` writes. Unlike tests/pretrain/conftest.py's
 byte-level shards, the tokens here come from a SentencePiece model trained on this corpus.
 """
 
@@ -33,7 +33,8 @@ def corpus(shared_data, tmp_path_factory):
         shared_data / "c4" / "c4-en-train.00000-of-01024.head.json.gz", "rt", encoding="utf-8"
     ) as f:
         write_docs(root, "c4", [json.loads(line)["text"] for line in f])
-    book = (shared_data / "books" / "pg84.txt").read_bytes().decode("cp1252")  # PROVENANCE.md: cp1252, CRLF
+    # ../shared/data/books/PROVENANCE.md: cp1252, CRLF
+    book = (shared_data / "books" / "pg84.txt").read_bytes().decode("cp1252")
     write_docs(root, "books", [book.replace("\r\n", "\n")])
     return root
 

@@ -1,5 +1,5 @@
 """The single-process trainer on CPU: loss falls clearly on real text, the run directory holds what the
-interfaces promise, the optimizer/schedule/clipping follow RECIPE.md, checkpointing modes train the same
+interfaces promise, the optimizer/schedule/clipping follow LLaMA-1's, checkpointing modes train the same
 losses, and the CLI fails at start with the file named."""
 
 import json

@@ -21,7 +21,7 @@ CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 
 
 def c4_verdict(text: str, badwords: list[str]) -> tuple[str | None, list[str]]:
-    """(reason or None, kept lines) by the rules of RECIPE.md, language excepted."""
+    """(reason or None, kept lines) by C4's rules (docs/sources.md), language excepted."""
     if len(text) > 190_000:
         return "too_long", []
     kept, sentences = [], 0

@@ -81,10 +81,9 @@ def test_sample_world_meets_ground_truth(sample_world, tmp_path):
     strip = st["funnel"][1]
     assert strip["lines_kept"] < strip["lines_in"]
     # the lines the stage removed are exactly the header and footer lines it reports per book
-    assert strip["lines_in"] - strip["lines_kept"] == sum(
-        st["distributions"]["boilerplate_lines"]["start_end"]
-    )
-    assert set(st["distributions"]["boilerplate_lines"]) == {"start_end"}
+    boiler = st["distributions"]["boilerplate_lines"]["groups"]
+    assert strip["lines_in"] - strip["lines_kept"] == sum(boiler["start_end"]["kept"]["values"])
+    assert set(boiler) == {"start_end"} and set(boiler["start_end"]) == {"kept"}
     assert (st["settings"]["lsh_bands"], st["settings"]["lsh_rows"], st["settings"]["jaccard_threshold"]) == (
         9,
         14,
@@ -142,7 +141,7 @@ def test_clusters_unmarked_and_empty_books_in_the_pipeline(tmp_path):
     assert sorted(kept, key=nd.book_rank) == ["pg9.txt", "pg11.txt", "plain.txt"]
     assert kept["plain.txt"].metadata["markers"] == "none"
     assert kept["plain.txt"].text == "A plain book.\nNo wrapper at all."
-    assert st["distributions"]["boilerplate_lines"]["none"] == [0]
+    assert st["distributions"]["boilerplate_lines"]["groups"]["none"]["kept"]["values"] == [0]
     dropped = {
         d.metadata["key"]: d.metadata["drop_detail"]
         for d in read_docs(tmp_path / "out" / "dropped" / "books")
