@@ -163,9 +163,12 @@ class BadWords(Stage):
 
 class Language(Stage):
     """`model`: "langdetect" (TFDS: on the page text as it is) or the path of a fastText LID model
-    (on the text with newlines removed, as cc_net)."""
+    (on the text with newlines removed, as cc_net). Threshold-only, like CCNet's `Scored` stages:
+    `annotate` measures, `decide` is the pure verdict on the recorded score (`lamina refilter`
+    re-decides with `annotated` set, loading no model)."""
 
     name = "language"
+    annotated = False
 
     def __init__(self, model: str, language: str, threshold: float):
         self.model = model
@@ -174,17 +177,25 @@ class Language(Stage):
         self._lid = None
 
     def setup(self):
+        if self.annotated:
+            return
         from lamina.filters.langid import LangDetect, LanguageIdentifier
 
         self._lid = LangDetect() if self.model == "langdetect" else LanguageIdentifier(localize(self.model))
 
-    def apply(self, doc, **side):
+    def annotate(self, doc):
         text = doc.text if self.model == "langdetect" else doc.text.replace("\n", " ")
         lang, score = self._lid.predict(text)
-        doc = doc.with_metadata(language=lang, language_score=round(float(score), 4))
+        return doc.with_metadata(language=lang, language_score=round(float(score), 4))
+
+    def decide(self, doc, **side):
+        lang, score = doc.metadata["language"], doc.metadata["language_score"]  # the recorded score
         if lang != self.language or score < self.threshold:
             return Dropped("language", doc, f"{lang} {score:.3f}")
         return doc
+
+    def apply(self, doc, **side):
+        return self.decide(doc if self.annotated else self.annotate(doc))
 
 
 class C4(beam.PTransform):
@@ -197,6 +208,7 @@ class C4(beam.PTransform):
         self.badwords = badwords
         self.config = config
         self.funnel = funnel
+        self.scored_drops: list = []  # after expand: the drops of the language stage
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
@@ -221,17 +233,27 @@ class C4(beam.PTransform):
         docs = f.apply(joined, LineDedupApply(rc))
         docs = f.apply(docs, BadWords(self.badwords, "en" if cfg.language == "all" else cfg.language))
         if cfg.language != "all":  # TFDS's lang="all" keeps every language and skips language id
-            if cfg.language_id == "langdetect":
-                lid = Language("langdetect", cfg.language, cfg.lid_threshold)
-            else:
-                lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
-            docs = f.apply(docs, lid)
-            threshold = "lid_threshold" if cfg.language_id == "langdetect" else "fasttext_threshold"
-            f.measure(  # every page that reached language id, the dropped ones included
-                "language_score",
-                Language.name,
-                Meta("language_score"),
-                group=Meta("language"),
-                thresholds=[(threshold, "keep >=")],
-            )
+            docs = self.scored(docs, annotated=False)
+        return docs
+
+    def scored(self, docs, annotated: bool):
+        """The language stage, C4's only threshold-only stage (it is last: every page reaching it is
+        scored). `annotated`: the pages carry their score (`lamina refilter`): no model loads. Its
+        drops are kept in `scored_drops` (written under annotated/ with `annotate`)."""
+        cfg, f = self.config, self.funnel
+        if cfg.language_id == "langdetect":
+            lid = Language("langdetect", cfg.language, cfg.lid_threshold)
+        else:
+            lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
+        lid.annotated = annotated
+        docs = f.apply(docs, lid)
+        self.scored_drops = [f.drops[-1]]
+        threshold = "lid_threshold" if cfg.language_id == "langdetect" else "fasttext_threshold"
+        f.measure(  # every page that reached language id, the dropped ones included
+            "language_score",
+            Language.name,
+            Meta("language_score"),
+            group=Meta("language"),
+            thresholds=[(threshold, "keep >=")],
+        )
         return docs

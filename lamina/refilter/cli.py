@@ -14,14 +14,31 @@ import argparse
 import sys
 import time
 
-from lamina.refilter import REFUSED, SUPPORTED, TABLES, RefilterError, check_ccnet, parse_overrides
+from lamina.refilter import (
+    C4_BEFORE,
+    C4_REFUSED,
+    C4_SUPPORTED,
+    CHECKS,
+    REFUSED,
+    SUPPORTED,
+    TABLES,
+    RefilterError,
+    parse_overrides,
+)
 
 EPILOG = (
-    "settings refilter changes (from the annotations): "
-    + "; ".join(f"ccnet.{k} ({why})" for k, why in SUPPORTED.items())
+    "Changed from the annotations: "
+    + "; ".join(
+        [
+            *(f"ccnet.{k} ({w})" for k, w in SUPPORTED.items()),
+            *(f"c4.{k} ({w})" for k, w in C4_SUPPORTED.items()),
+        ]
+    )
     + ". Refused (rerun lamina corpus): "
-    + "; ".join(f"ccnet.{k} ({why})" for k, why in REFUSED.items())
-    + "; every other table. docs/refilter.md"
+    + "; ".join(
+        [*(f"ccnet.{k} ({w})" for k, w in REFUSED.items()), *(f"c4.{k} ({w})" for k, w in C4_REFUSED.items())]
+    )
+    + f"; every other c4 setting ({C4_BEFORE}); every other table. docs/refilter.md"
 )
 
 
@@ -90,7 +107,7 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             names.index(first)
         except (ValueError, KeyError, TypeError) as e:
             raise RefilterError(f"{stats_path}: not the statistics of a {source} run ({e})") from None
-        cfg, cutoffs = check_ccnet(stats.get("settings", {}), overrides, stats_path)
+        cfg, cutoffs = CHECKS[table](stats.get("settings", {}), overrides, stats_path)
         run_cfg, run_seconds = _run_config(corpus, source)
         started = time.monotonic()
         staging = f"{out}/{cp.STAGING}"
@@ -100,7 +117,7 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             if test_pipeline
             else cp._pipeline(cp.beam_options(args.runner, beam_args, run_cfg))
         )
-        rf.build_ccnet(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
+        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
         p.run().wait_until_finish()
         new_path = f"{staging}/stats/{source}.json"
         new = rf.merge_prefix_samples(rf.read_json(new_path), stats, first)
