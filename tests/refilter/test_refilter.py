@@ -119,6 +119,33 @@ def test_refilter_equals_full_rerun(annotated, sample_world, sample_models, tmp_
     assert stats["funnel"][:n] == base["funnel"][:n] and stats["files"] == base["files"]
 
 
+def test_refilter_records_its_provenance_and_reports(annotated, tmp_path):
+    """run.json of the refiltered corpus names the command, the new config and the corpus it read,
+    keeps the original run's inputs and models; `lamina report` renders it."""
+    from lamina.reports.cli import main as report_main
+
+    out = tmp_path / "r"
+    assert (
+        refilter_main(
+            ["--corpus", str(annotated), "--out", str(out), "--set", "ccnet.lid_threshold=0.3", *BEAM]
+        )
+        == 0
+    )
+    original = json.loads((annotated / "run.json").read_text())["runs"][-1]
+    (rec,) = json.loads((out / "run.json").read_text())["runs"]
+    assert rec["tool"] == "lamina refilter" and rec["sources"] == [SOURCE]
+    assert rec["config"]["resolved"]["ccnet"]["lid_threshold"] == 0.3
+    assert rec["inputs"] == original["inputs"] and rec["models"] == original["models"]
+    assert rec["refilter_of"] == {
+        "corpus": str(annotated),
+        "started": original["started"],
+        "seconds": original["seconds"],
+    }
+    assert report_main(["--corpus", str(out)]) == 0
+    page = (out / "report" / "index.html").read_text()
+    assert "lamina refilter --corpus" in page
+
+
 @pytest.fixture(scope="module")
 def annotated_c4(sample_world, sample_models, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("annotated_c4")
