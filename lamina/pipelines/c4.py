@@ -23,6 +23,8 @@ from lamina.pipelines.accounting import (
     KeepFirst,
     KeepFirstDedup,
     Meta,
+    MinCount,
+    Originals,
     Stage,
     count_join,
     group_size,
@@ -127,6 +129,20 @@ def _line_claims(doc: Document):
         yield key, (rank, doc.id)
 
 
+class LineKeys:
+    """The line keys of a page (`Originals.keys` of a page dropped after line dedup)."""
+
+    def __call__(self, doc: Document):
+        return sorted({rules.c4_line_key(line) for line in doc.text.split("\n")})
+
+
+def _shared_line(kv):
+    """(line key, ((rank, id), pages)) -> (line key, (owner id,)) for a line in several pages."""
+    key, ((_, owner), n) = kv
+    if n > 1:
+        yield key, (owner,)
+
+
 class BadWords(Stage):
     name = "bad_words"
 
@@ -201,12 +217,15 @@ class C4(beam.PTransform):
         f.measure("length", TooLong.name, text_length, thresholds=[("max_page_length", "keep <=")])
         docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup(), f), UrlDedup())
         docs = f.apply(docs, Clean(rc))
-        owned = (
-            docs
-            | "line_claims" >> beam.FlatMap(_line_claims)
-            | "line_owner" >> beam.CombinePerKey(min)
-            | "owner_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
-        )
+        claims = docs | "line_claims" >> beam.FlatMap(_line_claims)
+        if f.originals is None:
+            owners = claims | "line_owner" >> beam.CombinePerKey(min)
+        else:  # --ledger: a page dropped after line dedup names the majority owner of its lines
+            counted = claims | "line_owner" >> beam.CombinePerKey(MinCount())
+            shared = counted | "shared_lines" >> beam.FlatMap(_shared_line)
+            f.originals[(LineDedupApply.name, rules.TOO_FEW_SENTENCES)] = Originals(LineKeys(), shared)
+            owners = counted | "line_owner_first" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+        owned = owners | "owner_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
         joined = {"doc": docs | "page_by_id" >> beam.Map(lambda d: (d.id, d)), "owned": owned} | (
             "join_owned" >> beam.CoGroupByKey()
         )

@@ -235,7 +235,9 @@ def write_outputs(
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
     if ledger:  # one row per input document: lamina/ledger, docs/reports.md
-        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
+        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(
+            out, source, settings, funnel.originals
+        )
     funnel.kept_docs = kept  # kept samples beside the dropped ones (the report shows both)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
@@ -259,7 +261,7 @@ def build_source(
     if source not in MODULE_SOURCES:
         raise ValueError(f"{source!r} is not one of {', '.join(MODULE_SOURCES)}")
     module = importlib.import_module(f"lamina.pipelines.{source}")
-    funnel = Funnel(source, source)
+    funnel = Funnel(source, source, ledger)
     transform = module.SOURCE_TRANSFORM(spec, module.CONFIG() if config is None else config, funnel)
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
@@ -308,7 +310,7 @@ class SourceBranch(beam.PTransform):
             except InputError as e:
                 raise InputError(f"{e} (set the input with --{source}-input)") from None
         if source == "commoncrawl":
-            funnel = Funnel("commoncrawl", "ccnet")
+            funnel = Funnel("commoncrawl", "ccnet", args.ledger)
             read = pbegin | "read" >> ReadWet(
                 _inputs(args.cc_input or _cc_default(inp), "--cc-input"), source, cfg.ccnet.max_bytes, fetch
             )
@@ -323,7 +325,7 @@ class SourceBranch(beam.PTransform):
                     | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", shard_limit(cfg))
                 )
         elif source == "c4":
-            funnel = Funnel("c4", "c4")
+            funnel = Funnel("c4", "c4", args.ledger)
             reads = []
             if "wet" in cfg.c4.inputs:
                 flag = "--cc-input"
