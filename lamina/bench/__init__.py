@@ -20,6 +20,7 @@ BENCHES = {
     "train": ("lamina.bench.train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
     "scale": ("lamina.bench.scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
     "books": ("lamina.bench.books", "books near-dup clusters: components vs gathered edges, wall + shuffle"),
+    "refilter": ("lamina.bench.refilter", "lamina refilter vs the full rerun; --annotate vs a plain run"),
     "datatrove": (
         "lamina.bench.datatrove",
         "C4 and CCNet chains vs datatrove: docs/s/core, agreement",
