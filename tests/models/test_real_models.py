@@ -226,3 +226,24 @@ def test_bad_models_fail_lamina_corpus_in_one_line_before_any_worker(
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
         assert name in lines[0] and word in lines[0], lines[0]
         assert not out.exists()
+
+
+def test_ccnet_en_preset_gives_cc_nets_own_buckets_to_its_head_documents(shared_data):
+    """With cc_net's own models (the perplexity cc_net stored in each real cc_en_head document) the
+    `ccnet_en` preset, through the pipeline's bucket stage, gives every document the bucket cc_net gave
+    it: the preset's numbers and the boundaries (head < p30 <= middle < p60 <= tail) are cc_net's."""
+    from lamina.documents import Document
+    from lamina.pipelines.options import CCNetConfig
+
+    docs = []
+    for f in sorted((shared_data / "cc").glob("dolma-cc_en_head-*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            docs += [json.loads(line) for line in fh]
+    stage = Buckets(("head", "middle", "tail"), fixed=CCNetConfig(cutoffs="ccnet_en").given_cutoffs())
+    stage.setup()
+    got = [
+        stage.apply(Document(id=str(i), source="commoncrawl", text=d["text"],
+                             metadata={"language": "en", "perplexity": d["metadata"]["perplexity"]}))
+        for i, d in enumerate(docs)
+    ]  # fmt: skip
+    assert len(docs) == 20 and [g.metadata["bucket"] for g in got] == [d["metadata"]["bucket"] for d in docs]
