@@ -19,6 +19,7 @@ BENCHES = {
     "block": ("lamina.bench.block", "activation bytes and step time per checkpointing mode"),
     "train": ("lamina.bench.train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
     "scale": ("lamina.bench.scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
+    "books": ("lamina.bench.books", "books near-dup clusters: components vs gathered edges, wall + shuffle"),
     "refilter": ("lamina.bench.refilter", "lamina refilter vs the full rerun; --annotate vs a plain run"),
     "datatrove": (
         "lamina.bench.datatrove",
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES and n not in ("-h", "--help")]
     if unknown or "--help" in names or "-h" in names:
-        print("usage: lamina bench [NAME ...]\n" + "\n".join(f"  {k:<8} {v[1]}" for k, v in BENCHES.items()))
+        width = max(map(len, BENCHES))
+        print(
+            "usage: lamina bench [NAME ...]\n"
+            + "\n".join(f"  {k:<{width}}  {v[1]}" for k, v in BENCHES.items())
+        )
         return 2 if unknown else 0
     for name in names:
         module, what = BENCHES[name]
