@@ -56,13 +56,13 @@ def file_tallies(files: dict) -> list[tuple[tuple[str, str, str], int]]:
     return out
 
 
-def _parse(element) -> Document:
+def _parse(element, strip: tuple[str, ...] = DECISION_FIELDS) -> Document:
     path, line = element
     try:
         doc = Document.from_json(line)
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a document line ({e})") from None
-    m = {k: v for k, v in doc.metadata.items() if k not in DECISION_FIELDS}
+    m = {k: v for k, v in doc.metadata.items() if k not in strip}
     return doc.replace(metadata=m)
 
 
@@ -95,7 +95,7 @@ def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, firs
         p
         | "files" >> beam.Create(files)
         | "read_lines" >> beam.io.ReadAllFromText(with_filename=True)
-        | "parse" >> beam.Map(_parse)
+        | "parse" >> beam.Map(_parse, strip=DECISION_FIELDS + _unscored(source, cfg))
     )
     kept, drops, name_of, settings = _scored(source, docs, funnel, cfg, cutoffs, stats.get("settings", {}))
     _ = (
@@ -104,6 +104,13 @@ def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, firs
         | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", limit)
     )
     return write_outputs(kept, funnel, source, out, name_of, settings, False, limit, False)
+
+
+def _unscored(source: str, cfg) -> tuple[str, ...]:
+    """Annotations of a stage the new settings turn off: a full rerun would not have them."""
+    if source == "commoncrawl" and not cfg.wikiref:
+        return ("wiki_prob",)
+    return ()
 
 
 def _scored(source: str, docs, funnel: Funnel, cfg, cutoffs: dict, recorded: dict):

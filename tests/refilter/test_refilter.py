@@ -91,8 +91,10 @@ def test_annotate_mode_changes_no_output(annotated, sample_world, sample_models,
         ["ccnet.lid_threshold=0.25"],  # lower: pages LID dropped now meet the LM and the classifier
         ["ccnet.lid_threshold=0.999"],  # higher: kept pages drop as language
         ['ccnet.keep_buckets=["head"]', "ccnet.wikiref_threshold=0.1", "ccnet.lid_threshold=0.3"],
+        ["ccnet.cutoffs=run", "ccnet.lid_threshold=0.3"],  # p30/p60 recomputed from the new survivors
+        ["ccnet.wikiref=false"],  # a stage fewer
     ],
-    ids=["lid-lower", "lid-higher", "buckets-wikiref-lid"],
+    ids=["lid-lower", "lid-higher", "buckets-wikiref-lid", "run-cutoffs", "no-wikiref"],
 )
 def test_refilter_equals_full_rerun(annotated, sample_world, sample_models, tmp_path, sets, capsys):
     full = tmp_path / "full"
