@@ -60,7 +60,9 @@ def explain(row: dict) -> str:
     if row.get("duplicate_of"):
         text += f"; duplicate of {row['duplicate_of']}"
     if row.get("duplicate_key"):
-        text += f"; shares {row['duplicate_key']} with the document its group kept"
+        text += f"; shares {row['duplicate_key']} with " + (
+            "it" if row.get("duplicate_of") else "the one kept"
+        )
     if row.get("detail"):
         text += f" ({row['detail']})"
     return text

@@ -22,6 +22,7 @@ from lamina.models.wikiref import WikiRefConfig, cited_urls, iter_web_pages, tra
 
 MODELS = ("lid", "lm", "wikiref")
 MAX_CUTOFF_DOCS = 20_000  # web pages per language scored for the cutoffs at most
+MAX_CUTOFF_SCAN = 200_000  # web pages read for the cutoff sample at most (their line hashes: ~50 MB)
 CUTOFF_MIN_LENGTH = 300  # characters: like the pages that reach CCNet's perplexity stage (too_short)
 
 
@@ -76,24 +77,65 @@ def _lid_examples(dumps: list[Path], languages, min_chars: int) -> Iterator[tupl
             yield from ((lang, p) for p in paragraphs(d.text, min_chars))
 
 
-def _split_web_by_language(files: list[str], lid_path: Path | None, languages: list[str], tmp: Path) -> dict:
-    """One pass over the web pages: each page's language (its `language` field, else the LID at cc_net's
-    0.5), its text appended to `<tmp>/<lang>.jsonl` (at most MAX_CUTOFF_DOCS per language). Like the
-    documents CCNet scores: pages under 300 characters and exact copies (digest) are left out."""
-    from lamina.filters.langid import LanguageIdentifier
+def _cutoff_candidates(files: list[str]) -> Iterator:
+    """The web pages a CCNet run would line-dedup, in order: 300+ characters, exact copies (digest)
+    once, at most MAX_CUTOFF_SCAN of them. Deterministic, so two passes see the same pages."""
+    digests: set[str] = set()
+    n = 0
+    for doc in iter_web_pages(files):
+        if n >= MAX_CUTOFF_SCAN:
+            return
+        digest = doc.metadata.get("digest")
+        if len(doc.text) < CUTOFF_MIN_LENGTH or (digest and digest in digests):
+            continue
+        if digest:
+            digests.add(digest)
+        n += 1
+        yield doc
 
+
+def _duplicate_lines(files: list[str]):
+    """cc_net's line dedup over the candidates: the sorted hashes (uint64) of the lines that occur
+    more than once among them. Holds 8 bytes per line of the candidates."""
+    import numpy as np
+
+    from lamina.filters.lines import line_hashes
+
+    chunks = [np.asarray(line_hashes(d.text), dtype=np.uint64) for d in _cutoff_candidates(files)]
+    if not chunks:
+        return np.zeros(0, dtype=np.uint64)
+    values, counts = np.unique(np.concatenate(chunks), return_counts=True)
+    return values[counts > 1]
+
+
+def _split_web_by_language(files: list[str], lid_path: Path | None, languages: list[str], tmp: Path) -> dict:
+    """The cutoff sample: each web page as a CCNet run scores it, its text appended to
+    `<tmp>/<lang>.jsonl` (at most MAX_CUTOFF_DOCS per language). Like the pipeline: pages under 300
+    characters and exact copies (digest) are left out, lines occurring more than once among the
+    pages are removed (cc_net's line dedup: a page left with no line is left out), then the language
+    (its `language` field, else the LID at cc_net's 0.5 on the deduplicated text). Two passes over
+    `files`: line hashes first, then the pages."""
+    import numpy as np
+
+    from lamina.filters.langid import LanguageIdentifier
+    from lamina.filters.lines import line_hashes, remove_lines
+
+    dups = _duplicate_lines(files)
     lid = LanguageIdentifier(lid_path) if lid_path and lid_path.is_file() else None
     counts: dict[str, int] = {}
     handles = {}
-    digests: set[str] = set()
     try:
-        for doc in iter_web_pages(files):
-            digest = doc.metadata.get("digest")
-            if len(doc.text) < CUTOFF_MIN_LENGTH or (digest and digest in digests):
-                continue
+        for doc in _cutoff_candidates(files):
+            text = doc.text
+            hashes = np.asarray(line_hashes(text), dtype=np.uint64)
+            dup = hashes[np.isin(hashes, dups)] if len(dups) else hashes[:0]
+            if len(dup):
+                text, _, kept = remove_lines(text, {int(h) for h in dup})
+                if not kept:
+                    continue
             lang = doc.metadata.get("language")
             if not lang and lid is not None:
-                lang, score = lid.predict(doc.text.replace("\n", " "))
+                lang, score = lid.predict(text.replace("\n", " "))
                 lang = lang if score >= 0.5 else ""
             if not lang and lid is None and len(languages) == 1:
                 lang = languages[0]
@@ -101,9 +143,7 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
                 continue
             if lang not in handles:
                 handles[lang] = open(tmp / f"{lang}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-            handles[lang].write(json.dumps(doc.text) + "\n")
-            if digest:  # only kept pages' digests: at most MAX_CUTOFF_DOCS per language held
-                digests.add(digest)
+            handles[lang].write(json.dumps(text) + "\n")
             counts[lang] = counts.get(lang, 0) + 1
     finally:
         for h in handles.values():

@@ -146,19 +146,78 @@ class _Min(beam.CombineFn):
         return acc
 
 
+class MinCount(beam.CombineFn):
+    """(the smallest value, number of values capped at 2): `_Min` plus whether the key is shared,
+    still an accumulator of one value and one small int. Used instead of `_Min` only with
+    `--ledger`, where the keys shared by several documents name their original (`Originals`)."""
+
+    def create_accumulator(self):
+        return (None, 0)
+
+    def add_input(self, acc, value):
+        low, n = acc
+        return (value if low is None or value < low else low, min(n + 1, 2))
+
+    def merge_accumulators(self, accs):
+        low, n = None, 0
+        for v, m in accs:
+            if v is not None and (low is None or v < low):
+                low = v
+            n = min(n + m, 2)
+        return (low, n)
+
+    def extract_output(self, acc):
+        return acc
+
+
+@dataclasses.dataclass(frozen=True)
+class Originals:
+    """How the ledger names the original of a document a dedup stage dropped (`--ledger` only).
+    `keys(doc)`: the keys the dropped document shares (its digest / URL / content hash, or its line
+    hashes); `values`: (key, (candidate ids, best first)) for every key held by more than one
+    document. A dropped document's original is the first candidate of each of its keys that is not
+    itself, and over several keys (lines) the most frequent of those, ties by smallest id
+    (`lamina.pipelines.ledger.NameOriginals`, a bounded fan-out join)."""
+
+    keys: Any
+    values: beam.PCollection
+
+
+class KeyOf:
+    """A KeepFirst's key of a dropped copy, as a one-key tuple (`Originals.keys`)."""
+
+    def __init__(self, stage: KeepFirst):
+        self.stage = stage
+
+    def __call__(self, doc: Document) -> tuple[str]:
+        return (self.stage.key(doc),)
+
+
+def _shared_first(kv):
+    """(key, ((order, id, payload), n)) -> (key, (id,)) for a key held by more than one document."""
+    key, ((_, doc_id, _), n) = kv
+    if n > 1:
+        yield key, (doc_id,)
+
+
 def _first_record(doc: Document, stage: KeepFirst, payload):
     return stage.key(doc), (stage.order(doc), doc.id, payload(doc) if payload else None)
 
 
-def first_per_key(docs, stage: KeepFirst, payload=None, label: str = "first"):
+def first_per_key(docs, stage: KeepFirst, payload=None, label: str = "first", originals=None):
     """(key, (order, id, payload(doc))) of the first document of every key, from small records
     (no text) and a combine whose accumulator is one record: bounded for a key of any size.
-    `payload`: a small per-document value the caller needs of the winners (or None)."""
-    return (
-        docs
-        | f"{label}_record" >> beam.Map(_first_record, stage=stage, payload=payload)
-        | f"{label}_per_key" >> beam.CombinePerKey(_Min())
-    )
+    `payload`: a small per-document value the caller needs of the winners (or None). `originals`
+    (a Funnel's, with `--ledger`): the combine also counts (`MinCount`), and the winners of shared
+    keys are registered as the originals of the stage's drops; None (no ledger): the graph is the
+    same as without the ledger feature, so outputs are byte-identical."""
+    records = docs | f"{label}_record" >> beam.Map(_first_record, stage=stage, payload=payload)
+    if originals is None:
+        return records | f"{label}_per_key" >> beam.CombinePerKey(_Min())
+    counted = records | f"{label}_per_key" >> beam.CombinePerKey(MinCount())
+    shared = counted | f"{label}_shared" >> beam.FlatMap(_shared_first)
+    originals[(stage.name, stage.name)] = Originals(KeyOf(stage), shared)
+    return counted | f"{label}_winner" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
 
 
 def join_by_id(docs, label: str = "join_by_id", **tagged):
@@ -194,7 +253,10 @@ class KeepFirstDedup(beam.PTransform):
         self.funnel = funnel
 
     def expand(self, docs):
-        firsts = first_per_key(docs, self.stage) | "first_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
+        originals = self.funnel.originals if self.funnel is not None else None
+        firsts = first_per_key(docs, self.stage, originals=originals) | "first_id" >> beam.Map(
+            lambda kv: (kv[1][1], kv[0])
+        )
         joined = join_by_id(docs, first=firsts)
         if self.funnel is not None:
             count_join(self.funnel, self.stage.name, "first", firsts, joined, "first")
@@ -295,9 +357,12 @@ class Funnel:
     pcoll_of_(group, id, value))`; then `funnel.finish(kept_count_tally, stats_path, settings)`.
     """
 
-    def __init__(self, source: str, pipeline: str):
+    def __init__(self, source: str, pipeline: str, ledger: bool = False):
         self.source = source
         self.pipeline = pipeline
+        # With --ledger: {(stage, reason): Originals} the dedup stages register, so the ledger names
+        # each dropped duplicate's original (lamina/pipelines/ledger.py); None without the ledger.
+        self.originals: dict[tuple[str, str], Originals] | None = {} if ledger else None
         self.stage_names: list[str] = []
         self.drops: list[beam.PCollection] = []
         self.tallies: list[beam.PCollection] = []

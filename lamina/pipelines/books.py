@@ -12,12 +12,15 @@ worker:
    for the Jaccard threshold); key (band, band bytes) -> books; GroupByKey;
 3. candidates that share a bucket are verified by their estimated Jaccard (>= threshold) -> edges;
    edges are de-duplicated (a pair can share several bands);
-4. clusters: the edge list (its size is the number of near-duplicate pairs, small next to the number
-   of books) is gathered once and resolved by union-find into book -> cluster representative, the
-   book of smallest `book_rank` (natural order of the file name: the earliest edition);
-5. near_duplicate stage: every book that is not its cluster's representative is dropped.
-Scaling: steps 1-3 are embarrassingly parallel / a shuffle; only step 4 is global and it holds edges,
-not signatures. A bucket holding very many books (e.g. thousands of copies of one text) makes a
+4. clusters: the connected components of the edges (`NearDuplicateClusters`: label-propagation
+   rounds in Beam, `lamina.pipelines.components`) -> book -> cluster representative, the book of
+   smallest `book_rank` (natural order of the file name: the earliest edition), and the largest
+   estimated Jaccard of the book's edges; no list of a cluster's members or of the edges is built;
+5. near_duplicate stage: each book joins its cluster by node (one shuffle of the bodies, one
+   (representative, Jaccard) record per book of an edge); every book that is not its cluster's
+   representative is dropped ("near-duplicate of <key> (estimated Jaccard J)").
+Scaling: steps 1-3 are embarrassingly parallel / a shuffle; step 4 holds about sqrt(books) small
+records per group (components.py); step 5 one book and its record per group. A bucket holding very many books (e.g. thousands of copies of one text) makes a
 quadratic number of comparisons in its worker; such buckets compare each member with the bucket's
 smallest book only (a star: linear work; a pair in such a bucket that does not involve its
 smallest book is then found only through another band), see `_bucket_edges`.
@@ -34,7 +37,18 @@ from apache_beam.io.filesystems import FileSystems
 from lamina.documents import Document, stable_id
 from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
-from lamina.pipelines.accounting import DROPPED, TALLY, Dropped, Funnel, Meta, Stage, group_size, text_length
+from lamina.pipelines.accounting import (
+    DROPPED,
+    TALLY,
+    Dropped,
+    Funnel,
+    Meta,
+    Stage,
+    count_join,
+    group_size,
+    text_length,
+)
+from lamina.pipelines.components import ConnectedComponents
 from lamina.pipelines.readers import (
     READ,
     expand_inputs,
@@ -56,6 +70,7 @@ class BooksConfig:
     file_pattern: str = "*.txt"  # file names looked for when the input is a folder
     max_bytes: int = 64_000_000  # bytes; a larger file is a drop (`too_long`) without being read
     star_bucket_size: int = 64  # books in one LSH bucket above which only star comparisons are made
+    cluster_rounds: int = 0  # rounds of the cluster search (0: from the number of books, components.py)
 
     def threshold(self) -> float:
         """The Jaccard threshold of `overlap` (o / (2 - o), see lamina.filters.books)."""
@@ -147,7 +162,8 @@ def _bucket_edges(kv, threshold: float, star_size: int):
 
 
 def _resolve(edges: list) -> dict:
-    """node -> (representative node, representative key, jaccard of the edge that joined it)."""
+    """node -> (representative node, representative key, jaccard of the edge that joined it), by a
+    union-find over every edge in one place: the plain reference of `NearDuplicateClusters` (tests)."""
     keys = {n: k for a, b, _ in edges for n, k in (a, b)}
     jac = {}
     for a, b, j in edges:
@@ -157,15 +173,57 @@ def _resolve(edges: list) -> dict:
     return {n: (r, keys[r], jac[n]) for n, r in roots.items()}
 
 
+def _max_jaccard(edge):
+    a, b, jac = edge
+    return (a, jac), (b, jac)
+
+
+def _hits(kv):
+    """(vertex, {"rep": [representative], "jac": [max jaccard]}) -> (node, (rep node, rep key, jac))."""
+    (node, _), g = kv
+    (rep_node, rep_key), jac = next(iter(g["rep"])), next(iter(g["jac"]))
+    return node, (rep_node, rep_key, jac)
+
+
+class NearDuplicateClusters(beam.PTransform):
+    """Verified edges ((node, key), (node, key), jaccard) -> (node, (representative node,
+    representative key, largest jaccard of the node's edges)) for every book of an edge: what
+    `_resolve` gives, without gathering the edges. The representative is the cluster's smallest
+    node (`book_rank`) -- `ConnectedComponents` over the (node, key) vertices, whose order is the
+    nodes' (nodes are unique); the jaccard a max-combine per vertex. What a worker holds: see
+    `lamina.pipelines.components` (about sqrt(books) small records per group) and one
+    (representative, jaccard) pair per book in the join."""
+
+    def __init__(self, max_books: int, rounds: int = 0):
+        super().__init__()
+        self.max_books, self.rounds = max_books, rounds
+
+    def expand(self, edges):
+        reps = (
+            edges
+            | "cluster_edges" >> beam.Map(lambda e: (e[0], e[1]))
+            | "components" >> ConnectedComponents(self.max_books, rounds=self.rounds, label="cc")
+        )
+        jac = edges | "edge_jaccard" >> beam.FlatMap(_max_jaccard) | "max_jaccard" >> beam.CombinePerKey(max)
+        return {"rep": reps, "jac": jac} | "join_cluster" >> beam.CoGroupByKey() | "hits" >> beam.Map(_hits)
+
+
 class NearDuplicate(Stage):
-    """Keep a cluster's representative; drop the others as `near_duplicate` (side input: clusters)."""
+    """Keep a cluster's representative; drop the others as `near_duplicate`. Input: (node, {"doc":
+    [the book], "hit": [(representative node, representative key, jaccard)] or []}), the book
+    joined with its cluster by node (`join_clusters`)."""
 
     name = "near_duplicate"
 
-    def apply(self, doc, clusters=None, **side):
-        node = _node(doc)
-        hit = (clusters or {}).get(node)
-        if hit is None or hit[0] == node:
+    def results(self, element, **side):
+        node, g = element
+        docs, hits = list(g["doc"]), list(g["hit"])
+        group_size().update(len(docs) + len(hits), sum(len(d.text) for d in docs))
+        for doc in docs:
+            yield self.apply(doc, hits[0] if hits else None)
+
+    def apply(self, doc, hit=None, **side):
+        if hit is None or hit[0] == _node(doc):
             return doc
         _, rep_key, jac = hit
         return Dropped(nd.NEAR_DUPLICATE, doc, f"near-duplicate of {rep_key} (estimated Jaccard {jac})")
@@ -198,12 +256,11 @@ class BooksSource(beam.PTransform):
             >> beam.FlatMap(_bucket_edges, threshold=threshold, star_size=cfg.star_bucket_size)
             | "distinct_edges" >> beam.Distinct()
         )
-        clusters = (
-            edges
-            | "gather_edges" >> beam.combiners.ToList()
-            | "resolve_clusters" >> beam.Map(lambda es: _resolve(sorted(es)))
-        )
-        docs = funnel.apply(docs, NearDuplicate(), clusters=beam.pvalue.AsSingleton(clusters))
+        hits = edges | "clusters" >> NearDuplicateClusters(len(self.files), cfg.cluster_rounds)
+        by_node = docs | "key_by_node" >> beam.Map(lambda d: (_node(d), d))
+        joined = {"doc": by_node, "hit": hits} | "join_clusters" >> beam.CoGroupByKey()
+        count_join(funnel, NearDuplicate.name, "hit", hits, joined, "hit")
+        docs = funnel.apply(joined, NearDuplicate())
         funnel.measure("length", NearDuplicate.name, text_length)  # the dropped editions' sizes too
         return docs
 

@@ -23,6 +23,8 @@ from lamina.pipelines.accounting import (
     KeepFirst,
     KeepFirstDedup,
     Meta,
+    MinCount,
+    Originals,
     Stage,
     count_join,
     group_size,
@@ -127,6 +129,20 @@ def _line_claims(doc: Document):
         yield key, (rank, doc.id)
 
 
+class LineKeys:
+    """The line keys of a page (`Originals.keys` of a page dropped after line dedup)."""
+
+    def __call__(self, doc: Document):
+        return sorted({rules.c4_line_key(line) for line in doc.text.split("\n")})
+
+
+def _shared_line(kv):
+    """(line key, ((rank, id), pages)) -> (line key, (owner id,)) for a line in several pages."""
+    key, ((_, owner), n) = kv
+    if n > 1:
+        yield key, (owner,)
+
+
 class BadWords(Stage):
     name = "bad_words"
 
@@ -147,9 +163,12 @@ class BadWords(Stage):
 
 class Language(Stage):
     """`model`: "langdetect" (TFDS: on the page text as it is) or the path of a fastText LID model
-    (on the text with newlines removed, as cc_net)."""
+    (on the text with newlines removed, as cc_net). Threshold-only, like CCNet's `Scored` stages:
+    `annotate` measures, `decide` is the pure verdict on the recorded score (`lamina refilter`
+    re-decides with `annotated` set, loading no model)."""
 
     name = "language"
+    annotated = False
 
     def __init__(self, model: str, language: str, threshold: float):
         self.model = model
@@ -158,17 +177,25 @@ class Language(Stage):
         self._lid = None
 
     def setup(self):
+        if self.annotated:
+            return
         from lamina.filters.langid import LangDetect, LanguageIdentifier
 
         self._lid = LangDetect() if self.model == "langdetect" else LanguageIdentifier(localize(self.model))
 
-    def apply(self, doc, **side):
+    def annotate(self, doc):
         text = doc.text if self.model == "langdetect" else doc.text.replace("\n", " ")
         lang, score = self._lid.predict(text)
-        doc = doc.with_metadata(language=lang, language_score=round(float(score), 4))
+        return doc.with_metadata(language=lang, language_score=round(float(score), 4))
+
+    def decide(self, doc, **side):
+        lang, score = doc.metadata["language"], doc.metadata["language_score"]  # the recorded score
         if lang != self.language or score < self.threshold:
             return Dropped("language", doc, f"{lang} {score:.3f}")
         return doc
+
+    def apply(self, doc, **side):
+        return self.decide(doc if self.annotated else self.annotate(doc))
 
 
 class C4(beam.PTransform):
@@ -181,6 +208,7 @@ class C4(beam.PTransform):
         self.badwords = badwords
         self.config = config
         self.funnel = funnel
+        self.scored_drops: list = []  # after expand: the drops of the language stage
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
@@ -189,12 +217,15 @@ class C4(beam.PTransform):
         f.measure("length", TooLong.name, text_length, thresholds=[("max_page_length", "keep <=")])
         docs = f.apply(docs | "url_dedup_shuffle" >> KeepFirstDedup(UrlDedup(), f), UrlDedup())
         docs = f.apply(docs, Clean(rc))
-        owned = (
-            docs
-            | "line_claims" >> beam.FlatMap(_line_claims)
-            | "line_owner" >> beam.CombinePerKey(min)
-            | "owner_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
-        )
+        claims = docs | "line_claims" >> beam.FlatMap(_line_claims)
+        if f.originals is None:
+            owners = claims | "line_owner" >> beam.CombinePerKey(min)
+        else:  # --ledger: a page dropped after line dedup names the majority owner of its lines
+            counted = claims | "line_owner" >> beam.CombinePerKey(MinCount())
+            shared = counted | "shared_lines" >> beam.FlatMap(_shared_line)
+            f.originals[(LineDedupApply.name, rules.TOO_FEW_SENTENCES)] = Originals(LineKeys(), shared)
+            owners = counted | "line_owner_first" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+        owned = owners | "owner_id" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
         joined = {"doc": docs | "page_by_id" >> beam.Map(lambda d: (d.id, d)), "owned": owned} | (
             "join_owned" >> beam.CoGroupByKey()
         )
@@ -202,17 +233,27 @@ class C4(beam.PTransform):
         docs = f.apply(joined, LineDedupApply(rc))
         docs = f.apply(docs, BadWords(self.badwords, "en" if cfg.language == "all" else cfg.language))
         if cfg.language != "all":  # TFDS's lang="all" keeps every language and skips language id
-            if cfg.language_id == "langdetect":
-                lid = Language("langdetect", cfg.language, cfg.lid_threshold)
-            else:
-                lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
-            docs = f.apply(docs, lid)
-            threshold = "lid_threshold" if cfg.language_id == "langdetect" else "fasttext_threshold"
-            f.measure(  # every page that reached language id, the dropped ones included
-                "language_score",
-                Language.name,
-                Meta("language_score"),
-                group=Meta("language"),
-                thresholds=[(threshold, "keep >=")],
-            )
+            docs = self.scored(docs, annotated=False)
+        return docs
+
+    def scored(self, docs, annotated: bool):
+        """The language stage, C4's only threshold-only stage (it is last: every page reaching it is
+        scored). `annotated`: the pages carry their score (`lamina refilter`): no model loads. Its
+        drops are kept in `scored_drops` (written under annotated/ with `annotate`)."""
+        cfg, f = self.config, self.funnel
+        if cfg.language_id == "langdetect":
+            lid = Language("langdetect", cfg.language, cfg.lid_threshold)
+        else:
+            lid = Language(self.lid_model, cfg.language, cfg.fasttext_threshold)
+        lid.annotated = annotated
+        docs = f.apply(docs, lid)
+        self.scored_drops = [f.drops[-1]]
+        threshold = "lid_threshold" if cfg.language_id == "langdetect" else "fasttext_threshold"
+        f.measure(  # every page that reached language id, the dropped ones included
+            "language_score",
+            Language.name,
+            Meta("language_score"),
+            group=Meta("language"),
+            thresholds=[(threshold, "keep >=")],
+        )
         return docs

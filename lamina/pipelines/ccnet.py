@@ -43,6 +43,7 @@ from lamina.pipelines.accounting import (
     Funnel,
     KeepFirst,
     Meta,
+    Originals,
     Stage,
     count_join,
     first_per_key,
@@ -149,6 +150,51 @@ class CountOwner(beam.CombineFn):
         return acc
 
 
+class CountOwners(CountOwner):
+    """`CountOwner` plus the second smallest distinct document id: (count capped at 2, smallest,
+    second smallest). Used instead of CountOwner only with `--ledger`: a `no_lines_left` document's
+    owner of a line is the smallest id holding it other than its own (`Originals`). Still a
+    bounded accumulator of two ids."""
+
+    def create_accumulator(self):
+        return (0, None, None)
+
+    def add_input(self, acc, doc_id):
+        return self.merge_accumulators([acc, (1, doc_id, None)])
+
+    def merge_accumulators(self, accs):
+        n, ids = 0, set()
+        for m, a, b in accs:
+            n = min(n + m, 2)
+            ids.update(i for i in (a, b) if i is not None)
+        low = sorted(ids)[:2]
+        return (n, *low, *([None] * (2 - len(low))))
+
+
+def _owners_as_owner(kv):
+    """CountOwners' output in CountOwner's form, for `_unique_lines`."""
+    key, (n, owner, _) = kv
+    return key, (n, owner)
+
+
+def _shared_line(kv):
+    """((scope, hash), (n, smallest, second)) -> ((scope, hash), (ids...)) for a repeated line."""
+    key, (n, a, b) = kv
+    if n > 1:
+        yield key, tuple(i for i in (a, b) if i is not None)
+
+
+class LineKeys:
+    """The (scope, hash) of each distinct line of a document (`Originals.keys` of no_lines_left)."""
+
+    def __init__(self, scope: str):
+        self.payload = LinePayload(scope)
+
+    def __call__(self, doc: Document):
+        scope, hashes = self.payload(doc)
+        return sorted({(scope, h) for h in hashes})
+
+
 def _line_elements(record):
     """(id, (scope, hashes)) -> ((scope, hash), id) for every content line (repeats included)."""
     doc_id, (scope, hashes) = record
@@ -175,10 +221,13 @@ class LineDedup(beam.PTransform):
     carries its line hashes through the digest combine), so line dedup counts only the first copy of
     a page, and the documents are shuffled once for both dedups."""
 
-    def __init__(self, scope: str, digest: bool = False):
+    def __init__(self, scope: str, digest: bool = False, originals: dict | None = None):
+        """`originals`: a Funnel's (with `--ledger`): digest winners and line owners are registered
+        for the ledger (`CountOwners` instead of `CountOwner`); None: the graph without them."""
         super().__init__()
         self.scope = scope
         self.digest = digest
+        self.originals = originals
         self.uniq = None  # after expand: the (id, hash) pairs sent into the join (for `count_join`)
         self.first = None  # after expand with digest: the (id, digest) winners sent into the join
 
@@ -186,17 +235,22 @@ class LineDedup(beam.PTransform):
         payload = LinePayload(self.scope)
         tagged = {}
         if self.digest:
-            winners = first_per_key(docs, DigestDedup(), payload=payload, label="first_digest")
+            winners = first_per_key(
+                docs, DigestDedup(), payload=payload, label="first_digest", originals=self.originals
+            )
             tagged["first"] = self.first = winners | "digest_winner" >> beam.Map(lambda kv: (kv[1][1], kv[0]))
             records = winners | "winner_lines" >> beam.Map(lambda kv: (kv[1][1], kv[1][2]))
         else:
             records = docs | "doc_lines" >> beam.Map(lambda d, f=payload: (d.id, f(d)))
-        tagged["uniq"] = (
-            records
-            | "line_keys" >> beam.FlatMap(_line_elements)
-            | "count_lines" >> beam.CombinePerKey(CountOwner())
-            | "unique_lines" >> beam.FlatMap(_unique_lines)
-        )
+        lines = records | "line_keys" >> beam.FlatMap(_line_elements)
+        if self.originals is None:
+            counted = lines | "count_lines" >> beam.CombinePerKey(CountOwner())
+        else:
+            owners = lines | "count_lines" >> beam.CombinePerKey(CountOwners())
+            shared = owners | "shared_lines" >> beam.FlatMap(_shared_line)
+            self.originals[(LineDedupApply.name, "no_lines_left")] = Originals(LineKeys(self.scope), shared)
+            counted = owners | "count_owner" >> beam.Map(_owners_as_owner)
+        tagged["uniq"] = counted | "unique_lines" >> beam.FlatMap(_unique_lines)
         self.uniq = tagged["uniq"]
         return join_by_id(docs, "join_lines", **tagged)
 
@@ -415,7 +469,7 @@ class CCNet(beam.PTransform):
         cfg, f = self.config, self.funnel
         docs = f.apply(docs, TooShort(cfg.min_length))
         f.measure("length", TooShort.name, text_length, thresholds=[("min_length", "keep >=")])
-        dedup = LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup)
+        dedup = LineDedup(cfg.dedup_scope, digest=cfg.digest_dedup, originals=f.originals)
         joined = docs | "dedup_shuffle" >> dedup
         count_join(f, LineDedupApply.name, "uniq", dedup.uniq, joined, "uniq")  # a lost hash: a failed run
         if cfg.digest_dedup:

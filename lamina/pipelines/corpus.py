@@ -8,8 +8,8 @@
 Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
 directly so Beam does not first try to download Prism. Everything lands under --out:
 docs/<source>/<name>-<k>-of-<n>.jsonl.gz, dropped/<source>/<reason>-<k>-of-<n>.jsonl.gz (--write-dropped),
-annotated/commoncrawl/ (--annotate: the threshold-dropped pages with every score, for `lamina
-refilter`, docs/refilter.md), stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
+annotated/<source>/ (--annotate, CommonCrawl and C4: the threshold-dropped pages with every score,
+for `lamina refilter`, docs/refilter.md), stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
 
 Before anything runs, the options, the config (types included), the runner and every input are
 checked; a user mistake is one line (`lamina corpus: ...`, exit 2), never a traceback. The run writes
@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         "--annotate",
         action="store_true",
         help="score every document with every model and keep the threshold-dropped ones under "
-        "<out>/annotated/, for `lamina refilter` (same as --set ccnet.annotate=true; docs/refilter.md)",
+        "<out>/annotated/, for `lamina refilter` (= --set ccnet.annotate=true --set c4.annotate=true; "
+        "docs/refilter.md)",
     )
     p.add_argument(
         "--ledger", action="store_true", help="write one Parquet row per input document to <out>/ledger/"
@@ -234,7 +235,9 @@ def write_outputs(
     if write_dropped:
         _ = funnel.all_drops() | "write_dropped" >> WriteDropped(f"{out}/dropped/{source}", limit)
     if ledger:  # one row per input document: lamina/ledger, docs/reports.md
-        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(out, source, settings)
+        _ = (kept, funnel.all_drops("drops_for_ledger")) | "ledger" >> WriteLedger(
+            out, source, settings, funnel.originals
+        )
     funnel.kept_docs = kept  # kept samples beside the dropped ones (the report shows both)
     written = (written, group_tally(kept)) | "written_and_groups" >> beam.Flatten()
     return funnel.finish(written, f"{out}/stats/{source}.json", settings)
@@ -258,7 +261,7 @@ def build_source(
     if source not in MODULE_SOURCES:
         raise ValueError(f"{source!r} is not one of {', '.join(MODULE_SOURCES)}")
     module = importlib.import_module(f"lamina.pipelines.{source}")
-    funnel = Funnel(source, source)
+    funnel = Funnel(source, source, ledger)
     transform = module.SOURCE_TRANSFORM(spec, module.CONFIG() if config is None else config, funnel)
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
@@ -301,7 +304,7 @@ class SourceBranch(beam.PTransform):
             except InputError as e:
                 raise InputError(f"{e} (set the input with --{source}-input)") from None
         if source == "commoncrawl":
-            funnel = Funnel("commoncrawl", "ccnet")
+            funnel = Funnel("commoncrawl", "ccnet", args.ledger)
             read = pbegin | "read" >> ReadWet(
                 _inputs(args.cc_input or _cc_default(inp), "--cc-input"), source, cfg.ccnet.max_bytes, fetch
             )
@@ -316,7 +319,7 @@ class SourceBranch(beam.PTransform):
                     | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", shard_limit(cfg))
                 )
         elif source == "c4":
-            funnel = Funnel("c4", "c4")
+            funnel = Funnel("c4", "c4", args.ledger)
             reads = []
             if "wet" in cfg.c4.inputs:
                 flag = "--cc-input"
@@ -347,7 +350,14 @@ class SourceBranch(beam.PTransform):
                     "c4 bad-words list: no --input (holding c4/badwords): set it with --set c4.badwords=PATH"
                 )
             badwords = cfg.c4.badwords or f"{inp}/c4/badwords"
-            kept = read.docs | "c4" >> C4(models.lid or "", badwords, cfg.c4, funnel)
+            c4 = C4(models.lid or "", badwords, cfg.c4, funnel)
+            kept = read.docs | "c4" >> c4
+            if cfg.c4.annotate and c4.scored_drops:  # the pages the language test dropped: lamina refilter
+                _ = (
+                    tuple(c4.scored_drops)
+                    | "annotated_drops" >> beam.Flatten()
+                    | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", shard_limit(cfg))
+                )
             # one output per run: <language>-<k>-of-<n>.jsonl.gz
             name_of, settings = FixedName(cfg.c4.language), {**opts.as_dict(cfg.c4), "badwords": badwords}
             if "://" not in badwords:
@@ -445,7 +455,11 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
     check_runner(args.runner)
     cfg = opts.load_config(args.config, args.set)
     if args.annotate:
-        cfg = dataclasses.replace(cfg, ccnet=dataclasses.replace(cfg.ccnet, annotate=True))
+        cfg = dataclasses.replace(
+            cfg,
+            ccnet=dataclasses.replace(cfg.ccnet, annotate=True),
+            c4=dataclasses.replace(cfg.c4, annotate=True),
+        )
     started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     for s in sources:

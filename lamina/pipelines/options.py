@@ -92,6 +92,9 @@ class C4PipelineConfig:
     min_sentences: int = 3  # TFDS c4_utils
     max_word_length: int = 1000  # characters, TFDS c4_utils
     max_page_length: int = 190_000  # characters, TFDS c4_utils
+    # keep the pages the language test drops, with their score, under annotated/ (`lamina corpus
+    # --annotate`), so `lamina refilter` re-thresholds without a rerun
+    annotate: bool = False
 
     def __post_init__(self):
         if self.language_id not in ("langdetect", "fasttext"):

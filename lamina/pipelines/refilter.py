@@ -4,7 +4,8 @@ docs/refilter.md).
 Input: `<corpus>/docs/<source>/` (the kept documents) and `<corpus>/annotated/<source>/` (the
 documents the threshold-only stages dropped, with their annotations), i.e. every document that
 reached the first threshold-only stage, as it reached it. They go through the SAME stage objects as
-the run (`CCNet.scored` with `annotated=True`: each stage's pure `decide`, no model), then the run's
+the run (`CCNet.scored` / `C4.scored` with `annotated=True`: each stage's pure `decide`, no model),
+then the run's
 own writer and `Funnel` (`corpus.write_outputs`), so the outputs and statistics have the run's shape:
 a full rerun with the new settings gives the same kept set, the same annotated/ and the same counts.
 
@@ -32,7 +33,7 @@ from lamina.pipelines.accounting import FILES, JOIN_RECEIVED, JOIN_SENT, Funnel
 
 DECISION_FIELDS = ("bucket", "drop_stage", "drop_reason", "drop_detail")  # re-decided, not annotations
 # the distributions a source records before its first threshold-only stage (copied from the run)
-PREFIX_DISTRIBUTIONS = {"commoncrawl": ("length",)}
+PREFIX_DISTRIBUTIONS = {"commoncrawl": ("length",), "c4": ("length",)}
 
 
 def stage_tallies(entry: dict) -> list[tuple[tuple[str, str, str], int]]:
@@ -71,13 +72,11 @@ def list_files(folder: str) -> list[str]:
     return sorted(m.path for m in found)
 
 
-def build_ccnet(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, first: str = "language"):
-    """Apply the CommonCrawl refilter to pipeline `p`: read from `corpus`, write under `out`.
-    `stats`: the run's statistics; `cfg`: the new CCNetConfig; `cutoffs`: the fixed ones to apply."""
-    from lamina.pipelines.ccnet import CCNet, output_name
+def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, first: str = "language"):
+    """Apply the refilter of the run whose statistics are `stats` to pipeline `p`: read from
+    `corpus`, write under `out`. `cfg`: the new config of its table (CCNetConfig, C4PipelineConfig);
+    `cutoffs`: CCNet's fixed cutoffs to apply."""
     from lamina.pipelines.corpus import ANNOTATED, write_outputs
-    from lamina.pipelines.model_paths import ModelPaths
-    from lamina.pipelines.options import as_dict
     from lamina.pipelines.writers import WriteDropped
 
     source = stats["source"]
@@ -98,14 +97,37 @@ def build_ccnet(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit
         | "read_lines" >> beam.io.ReadAllFromText(with_filename=True)
         | "parse" >> beam.Map(_parse)
     )
-    ccnet = CCNet(ModelPaths("", "", ""), cfg, funnel, cutoffs)
-    kept = ccnet.scored(docs, annotated=True)
+    kept, drops, name_of, settings = _scored(source, docs, funnel, cfg, cutoffs, stats.get("settings", {}))
     _ = (
-        tuple(ccnet.scored_drops)
+        tuple(drops)
         | "annotated_drops" >> beam.Flatten()
         | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", limit)
     )
-    return write_outputs(kept, funnel, source, out, output_name, as_dict(cfg), False, limit, False)
+    return write_outputs(kept, funnel, source, out, name_of, settings, False, limit, False)
+
+
+def _scored(source: str, docs, funnel: Funnel, cfg, cutoffs: dict, recorded: dict):
+    """(kept, the threshold stages' drops, the output namer, the statistics' settings): the source's
+    own threshold-only stages, deciding only (`annotated=True`: no model loads)."""
+    from lamina.pipelines.options import as_dict
+
+    if source == "commoncrawl":
+        from lamina.pipelines.ccnet import CCNet, output_name
+        from lamina.pipelines.model_paths import ModelPaths
+
+        ccnet = CCNet(ModelPaths("", "", ""), cfg, funnel, cutoffs)
+        kept = ccnet.scored(docs, annotated=True)
+        return kept, ccnet.scored_drops, output_name, as_dict(cfg)
+    if source == "c4":
+        from lamina.pipelines.c4 import C4
+        from lamina.pipelines.writers import FixedName
+
+        c4 = C4("", "", cfg, funnel)
+        kept = c4.scored(docs, annotated=True)
+        fields = as_dict(cfg)  # + what the run recorded beside its config (the bad-words list, the model)
+        extra = {k: v for k, v in recorded.items() if k not in fields}
+        return kept, c4.scored_drops, FixedName(cfg.language), {**fields, **extra}
+    raise ValueError(f"refilter does not know source {source!r}")
 
 
 def merge_prefix_samples(new: dict, old: dict, first: str) -> dict:

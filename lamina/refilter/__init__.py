@@ -4,7 +4,8 @@
     lamina corpus ... --annotate --out out/corpus          # every document scored by every model
     lamina refilter --corpus out/corpus --set ccnet.lid_threshold=0.6 [--set ...] [--out out/lid06]
 
-This module is the pure half (no Beam): which settings a refilter may change, checked against the
+CommonCrawl (the `ccnet` table: LID, perplexity buckets, wikiref) and C4 (the `c4` table: its
+language test). This module is the pure half (no Beam): which settings a refilter may change, checked against the
 run's recorded settings, each refusal one line naming the setting and why. The Beam half,
 `lamina.pipelines.refilter`, reads the run's kept and annotated documents, re-decides them with the
 pipeline's own stage code and writes shards and statistics with the run's own writer and `Funnel`.
@@ -16,7 +17,7 @@ import dataclasses
 from typing import Any
 
 # config table -> (source, the first threshold-only stage). The stages before it keep their counts.
-TABLES = {"ccnet": ("commoncrawl", "language")}
+TABLES = {"ccnet": ("commoncrawl", "language"), "c4": ("c4", "language")}
 
 # ccnet settings refilter changes from the annotations, and why it can (docs/refilter.md)
 SUPPORTED = {
@@ -39,6 +40,19 @@ REFUSED = {
     "scoring": "it changes the perplexity scores themselves: the LMs must run again",
     "annotate": "it is the run's mode, not a threshold",
 }
+
+# c4 settings refilter changes: C4's language test is its last stage, so every page reaching it has
+# its score; every other C4 setting acts before it (or is the test itself)
+C4_SUPPORTED = {
+    "lid_threshold": "the langdetect score of every page reaching the language test is recorded",
+    "fasttext_threshold": "the fastText score of every page reaching the language test is recorded",
+}
+C4_REFUSED = {
+    "language": "the bad-words list and the language test both depend on it",
+    "language_id": "it is another model's score",
+    "annotate": "it is the run's mode, not a threshold",
+}
+C4_BEFORE = "it acts before the language test (cleaning, line dedup or the bad-words stage change its input)"
 
 
 class RefilterError(ValueError):
@@ -68,23 +82,7 @@ def check_ccnet(recorded: dict, overrides: list[tuple[str, Any]], where: str):
     `settings`), or RefilterError naming the first setting refilter cannot change."""
     from lamina.pipelines import options as opts
 
-    if not recorded.get("annotate"):
-        raise RefilterError(
-            f"{where}: the run was not annotated, so documents its thresholds dropped were never scored by the "
-            "later models: rerun it with `lamina corpus --annotate`"
-        )
-    fields = {f.name for f in dataclasses.fields(opts.CCNetConfig)}
-    table = {k: v for k, v in recorded.items() if k in fields}
-    try:
-        old = opts._build(opts.CCNetConfig, table, f"{where} settings")
-    except opts.ConfigError as e:
-        raise RefilterError(str(e)) from None
-    for key, value in overrides:
-        table[key] = value
-    try:
-        new = opts._build(opts.CCNetConfig, table, "--set [ccnet]")
-    except opts.ConfigError as e:
-        raise RefilterError(str(e)) from None
+    old, new = _old_new(opts.CCNetConfig, recorded, overrides, where, "ccnet")
     for key, _ in overrides:
         before, after = getattr(old, key), getattr(new, key)
         if before == after:
@@ -94,6 +92,45 @@ def check_ccnet(recorded: dict, overrides: list[tuple[str, Any]], where: str):
             raise RefilterError(f"--set ccnet.{key}: refilter cannot change it: {why}; rerun `lamina corpus`")
     cutoffs = _cutoffs(old, new, recorded.get("cutoffs_applied") or {})
     return new, cutoffs
+
+
+def check_c4(recorded: dict, overrides: list[tuple[str, Any]], where: str):
+    """The new `C4PipelineConfig` for `overrides` on the run's recorded settings (RefilterError
+    naming the first setting refilter cannot change)."""
+    from lamina.pipelines import options as opts
+
+    old, new = _old_new(opts.C4PipelineConfig, recorded, overrides, where, "c4")
+    if old.language == "all":
+        raise RefilterError(
+            f'{where}: the run kept every language (c4.language = "all"): no language test ran'
+        )
+    for key, _ in overrides:
+        if getattr(old, key) != getattr(new, key) and key not in C4_SUPPORTED:
+            why = C4_REFUSED.get(key, C4_BEFORE)
+            raise RefilterError(f"--set c4.{key}: refilter cannot change it: {why}; rerun `lamina corpus`")
+    return new, {}
+
+
+def _old_new(cls, recorded: dict, overrides, where: str, table_name: str):
+    if not recorded.get("annotate"):
+        raise RefilterError(
+            f"{where}: the run was not annotated, so documents its thresholds dropped were never scored by the "
+            "later models: rerun it with `lamina corpus --annotate`"
+        )
+    from lamina.pipelines import options as opts
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    table = {k: v for k, v in recorded.items() if k in fields}
+    try:
+        old = opts._build(cls, table, f"{where} settings")
+    except opts.ConfigError as e:
+        raise RefilterError(str(e)) from None
+    table.update(dict(overrides))
+    try:
+        new = opts._build(cls, table, f"--set [{table_name}]")
+    except opts.ConfigError as e:
+        raise RefilterError(str(e)) from None
+    return old, new
 
 
 def _cutoffs(old, new, applied: dict) -> dict:
@@ -134,10 +171,13 @@ def parse_overrides(items: list[str]) -> dict[str, list[tuple[str, Any]]]:
         if table not in TABLES:
             raise RefilterError(
                 f"--set {item}: refilter cannot change [{table}] settings (supported: "
-                + ", ".join(f"ccnet.{k}" for k in SUPPORTED)
+                + ", ".join([*(f"ccnet.{k}" for k in SUPPORTED), *(f"c4.{k}" for k in C4_SUPPORTED)])
                 + "); rerun `lamina corpus`"
             )
         by_table.setdefault(table, []).append((key, value))
     if not by_table:
         raise RefilterError("nothing to change: give at least one --set TABLE.KEY=VALUE")
     return by_table
+
+
+CHECKS = {"ccnet": check_ccnet, "c4": check_c4}

@@ -14,14 +14,31 @@ import argparse
 import sys
 import time
 
-from lamina.refilter import REFUSED, SUPPORTED, TABLES, RefilterError, check_ccnet, parse_overrides
+from lamina.refilter import (
+    C4_BEFORE,
+    C4_REFUSED,
+    C4_SUPPORTED,
+    CHECKS,
+    REFUSED,
+    SUPPORTED,
+    TABLES,
+    RefilterError,
+    parse_overrides,
+)
 
 EPILOG = (
-    "settings refilter changes (from the annotations): "
-    + "; ".join(f"ccnet.{k} ({why})" for k, why in SUPPORTED.items())
+    "Changed from the annotations: "
+    + "; ".join(
+        [
+            *(f"ccnet.{k} ({w})" for k, w in SUPPORTED.items()),
+            *(f"c4.{k} ({w})" for k, w in C4_SUPPORTED.items()),
+        ]
+    )
     + ". Refused (rerun lamina corpus): "
-    + "; ".join(f"ccnet.{k} ({why})" for k, why in REFUSED.items())
-    + "; every other table. docs/refilter.md"
+    + "; ".join(
+        [*(f"ccnet.{k} ({w})" for k, w in REFUSED.items()), *(f"c4.{k} ({w})" for k, w in C4_REFUSED.items())]
+    )
+    + f"; every other c4 setting ({C4_BEFORE}); every other table. docs/refilter.md"
 )
 
 
@@ -46,22 +63,63 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_config(corpus: str, source: str):
-    """The CorpusConfig whose [run] table (shard limits, workers) the run used (run.json), and its
-    seconds; the defaults and None for a run without run.json."""
-    from lamina.pipelines import options as opts
+def _run_record(corpus: str, source: str) -> dict | None:
+    """The run.json record of the command that last wrote `source` under `corpus` (None: no run.json)."""
     from lamina.reports.provenance import read_run_file
 
     runs = [r for r in (read_run_file(corpus) or {}).get("runs", []) if source in r.get("sources", [])]
-    if not runs:
-        return opts.CorpusConfig(), None
-    last = runs[-1]
-    table = (last.get("config") or {}).get("resolved", {}).get("run", {})
+    return runs[-1] if runs else None
+
+
+def _run_config(record: dict | None):
+    """The CorpusConfig whose [run] table (shard limits, workers) the run used; the defaults for a
+    run without run.json."""
+    from lamina.pipelines import options as opts
+
+    table = ((record or {}).get("config") or {}).get("resolved", {}).get("run", {})
     try:
-        run = opts._build(opts.RunConfig, table, f"{corpus}/run.json [run]")
+        return opts.CorpusConfig(run=opts._build(opts.RunConfig, table, "run.json [run]"))
     except opts.ConfigError:
-        run = opts.RunConfig()
-    return opts.CorpusConfig(run=run), last.get("seconds")
+        return opts.CorpusConfig()
+
+
+def _record(original: dict | None, corpus, source, table, cfg, argv, options, started, seconds) -> dict:
+    """The run.json record of a refilter: the original run's inputs and models (the documents come
+    from them), this command's code, command, runner, options and time, the config as resolved
+    with the new table, and `refilter_of` (the corpus it read, the original run's start and time)."""
+    import dataclasses
+
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from lamina.reports.provenance import code_version, utc_now
+
+    original = original or {}
+    resolved = dict((original.get("config") or {}).get("resolved") or {})
+    resolved[table] = dataclasses.asdict(cfg)
+    runner = options.view_as(StandardOptions).runner
+    first = original.get("refilter_of") or {
+        "started": original.get("started"),
+        "seconds": original.get("seconds"),
+    }
+    return {
+        "version": 1,
+        "tool": "lamina refilter",
+        "sources": [source],
+        "started": started,
+        "finished": utc_now(),
+        "seconds": round(seconds, 3),
+        "code": code_version(),
+        "command": list(argv),
+        "runner": runner if isinstance(runner, str) else type(runner).__name__,
+        "beam_options": {
+            k: v if isinstance(v, str | int | float | bool | type(None)) else str(v)
+            for k, v in sorted(options.get_all_options(drop_default=True).items())
+        },
+        "config": {"path": (original.get("config") or {}).get("path"), "resolved": resolved},
+        "inputs": original.get("inputs") or {},
+        "models": original.get("models") or {},
+        "refilter_of": {"corpus": corpus, "started": first.get("started"), "seconds": first.get("seconds")},
+    }
 
 
 def run(argv: list[str], test_pipeline=None) -> dict:
@@ -69,8 +127,10 @@ def run(argv: list[str], test_pipeline=None) -> dict:
     from apache_beam.io.filesystems import FileSystems
 
     from lamina.pipelines import corpus as cp
+    from lamina.pipelines import progress
     from lamina.pipelines import refilter as rf
     from lamina.pipelines.accounting import ConservationError, check_conservation
+    from lamina.reports.provenance import merge_runs, read_run_file, utc_now, write_run_record
 
     args, beam_args = _parser().parse_known_args(argv)
     cp.check_runner(args.runner)
@@ -90,9 +150,11 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             names.index(first)
         except (ValueError, KeyError, TypeError) as e:
             raise RefilterError(f"{stats_path}: not the statistics of a {source} run ({e})") from None
-        cfg, cutoffs = check_ccnet(stats.get("settings", {}), overrides, stats_path)
-        run_cfg, run_seconds = _run_config(corpus, source)
-        started = time.monotonic()
+        cfg, cutoffs = CHECKS[table](stats.get("settings", {}), overrides, stats_path)
+        original = _run_record(corpus, source)
+        run_cfg = _run_config(original)
+        run_seconds = ((original or {}).get("refilter_of") or original or {}).get("seconds")
+        started, clock = utc_now(), time.monotonic()
         staging = f"{out}/{cp.STAGING}"
         cp._clear_staging(staging, [source])
         p = (
@@ -100,8 +162,9 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             if test_pipeline
             else cp._pipeline(cp.beam_options(args.runner, beam_args, run_cfg))
         )
-        rf.build_ccnet(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
-        p.run().wait_until_finish()
+        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
+        with progress.quiet_stderr():
+            p.run().wait_until_finish()
         new_path = f"{staging}/stats/{source}.json"
         new = rf.merge_prefix_samples(rf.read_json(new_path), stats, first)
         rf.write_json(new_path, new)
@@ -111,7 +174,10 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             raise RefilterError(f"{e} (is {corpus}/{cp.ANNOTATED}/{source}/ complete?)") from None
         cp._promote(staging, out, source)
         cp._prune_empty(staging)
-        results[source] = {"stats": new, "seconds": time.monotonic() - started, "run_seconds": run_seconds}
+        seconds = time.monotonic() - clock
+        record = _record(original, corpus, source, table, cfg, argv, p.options, started, seconds)
+        write_run_record(out, merge_runs(read_run_file(out), record))
+        results[source] = {"stats": new, "seconds": seconds, "run_seconds": run_seconds}
     return results
 
 
@@ -130,6 +196,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{source}: {st['documents_in']} in, {st['documents_kept']} kept; dropped: {drops or 'none'}")
         took = f"refilter {r['seconds']:.1f} s"
         if r["run_seconds"]:
-            took += f", the run that wrote it {r['run_seconds']:.1f} s (run.json): {r['seconds'] / r['run_seconds']:.2f}x"
+            took += f", the corpus run it comes from {r['run_seconds']:.1f} s (run.json): {r['seconds'] / r['run_seconds']:.2f}x"
         print(f"  {took}")
     return 0

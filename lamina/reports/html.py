@@ -221,7 +221,7 @@ def _provenance_section(run: dict | None) -> str:
             ("code", f"{code.get('version', '')} (package {code.get('package', '')}, Python "
                      f"{code.get('python', '')}, Beam {code.get('beam', '')})"),
             ("runner", str(rec.get("runner", ""))),
-            ("command", "lamina corpus " + " ".join(rec.get("command", []))),
+            ("command", (rec.get("tool") or "lamina corpus") + " " + " ".join(rec.get("command", []))),
             ("config file", str((rec.get("config") or {}).get("path") or "(defaults)")),
         ]  # fmt: skip
         table = "".join(

@@ -94,7 +94,9 @@ def write(out: Path, seed: int, truth: Truth) -> None:
         with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
             gz.write(raw)
         (out / f"c4-raw.{k:05d}-of-00002.json.gz").write_bytes(buf.getvalue())
+    newer = {"duplicate_url": pages[[k for _, k, _ in pages].index("duplicate_url") + 1][0]["url"]}
     for pg, reason, kind in pages:
-        truth.add("c4", pg["url"], "dropped" if reason else "kept", reason, kind)
+        of = {"original": newer[reason]} if reason in newer else {}  # the ledger's duplicate_of
+        truth.add("c4", pg["url"], "dropped" if reason else "kept", reason, kind, **of)
     (out / "badwords").mkdir(exist_ok=True)
     (out / "badwords" / "en.txt").write_text("\n".join(BAD_WORDS) + "\n", encoding="utf-8")

@@ -69,6 +69,7 @@ def _filename(dump: str, k: int) -> str:
 def write_cc(out: Path, seed: int, pages: list[WebPage], truth: Truth) -> list[str]:
     """Write the WET files of both dumps and wet.paths under `out` (= DIR/cc); return the paths."""
     rng = random.Random(f"{seed}:cc-files")
+    copies = {id(p.copy_of): p for p in pages if p.copy_of is not None}  # original -> its copy
     paths: list[str] = []
     for dump in DUMPS:
         (out / dump).mkdir(parents=True, exist_ok=True)
@@ -85,8 +86,12 @@ def write_cc(out: Path, seed: int, pages: list[WebPage], truth: Truth) -> list[s
             paths.append(f"{dump}/{name}")
         for p in mine:
             reason, kind = p.ccnet
-            truth.add("ccnet", p.record_id, "dropped" if reason else "kept", reason or None, kind)
-            truth.add("c4", p.record_id, "dropped" if p.c4 else "kept", p.c4, kind)
+            # `original`: the truth key of the document an exact duplicate duplicates (the ledger's
+            # duplicate_of): CCNet keeps the first crawl, C4 the newest page of a URL (the copy).
+            cc_of = {"original": p.copy_of.record_id} if p.copy_of and reason else {}
+            c4_of = {"original": copies[id(p)].record_id} if id(p) in copies and p.c4 else {}
+            truth.add("ccnet", p.record_id, "dropped" if reason else "kept", reason or None, kind, **cc_of)
+            truth.add("c4", p.record_id, "dropped" if p.c4 else "kept", p.c4, kind, **c4_of)
     paths.append(f"{DUMPS[1]}/{MALFORMED_FILE}")
     (out / DUMPS[1] / MALFORMED_FILE).write_bytes(_malformed(rng, truth))
     (out / "wet.paths").write_text("\n".join(paths) + "\n", encoding="utf-8")

@@ -318,7 +318,14 @@ def write(out: Path, seed: int, truth: Truth) -> None:
     rows = plan(seed)
     table = pa.Table.from_pylist([row for row, _, _ in rows])
     pq.write_table(table, out / "github_repos-00000.parquet", compression="zstd")
+
+    def original(row):  # the row RedPajama's dedup keeps of this content: smallest (repo_name, path)
+        same = [(r["repo_name"], r["path"]) for r, why, _ in rows
+                if r["content"] == row["content"] and why not in ("license", "duplicate_content")]  # fmt: skip
+        return ":".join(min(same))
+
     for row, reason, kind in rows:
+        of = {"original": original(row)} if reason == "duplicate_content" else {}  # the ledger's duplicate_of
         truth.add(
-            "github", f"{row['repo_name']}:{row['path']}", "dropped" if reason else "kept", reason, kind
+            "github", f"{row['repo_name']}:{row['path']}", "dropped" if reason else "kept", reason, kind, **of
         )

@@ -379,6 +379,10 @@ def scale_world(root: Path, n: int, seed: int = 0, keep_sample: bool = True) -> 
             extra = {
                 k: v for k, v in row.items() if k not in ("pipeline", "key", "expected", "reason", "kind")
             }
+            if "original" in extra:  # the duplicate's original, in the same copy
+                extra["original"] = _copy_key(
+                    {**row, "key": extra["original"]}, c, tag, wet_ids[c], c4_urls[c]
+                )
             if "answer_order" in extra:
                 extra["answer_order"] = [int(a) + c * OFFSET for a in extra["answer_order"]]
             truth.add(row["pipeline"], key, row["expected"], row["reason"], row["kind"], **extra)

@@ -7,7 +7,9 @@ first copy of a duplicate survives and the copy never reaches line dedup; C4: TF
 
 English pages that reach the perplexity stage are 60% fluent (reference, other encyclopedic,
 boilerplate-carrying, commercial/chatty, and the C4-rule pages) and 40% spam + word salad, so that
-percentile cutoffs computed from the run (tail >= p60) put exactly the spam and salad in the tail.
+percentile cutoffs computed from the run (tail >= p60) put exactly the spam and salad in the tail. The
+LM card's fixed cutoffs come from the same population (`lamina models` line-dedups its cutoff sample,
+so the boilerplate-only pages are not in it), and p60 is the lowest spam/salad page.
 """
 
 from __future__ import annotations

@@ -67,6 +67,30 @@ def test_sample_lm_separates_good_pages_from_spam(sample_models, wet_by_kind):
     assert statistics.median(pp["spam"]) >= 10 * statistics.median(good)
 
 
+# The English pages a CCNet run scores (after too_short, digest and line dedup, language), by kind.
+SCORED = ("reference", "good", "boilerplate", "non_reference", "spam", "word_salad", "c4_lorem_ipsum",
+          "c4_curly_bracket", "c4_bad_word", "c4_few_sentences")  # fmt: skip
+
+
+def test_card_cutoffs_come_from_the_pages_as_ccnet_scores_them(sample_models, wet_by_kind):
+    """The en card's p30/p60 are percentiles of the pages as the run scores them: the boilerplate-only
+    pages (every line repeated on other pages, so line dedup leaves nothing) are not in the sample.
+    With them (154 pages) p60 fell on the third-lowest spam/salad page and 2 tail pages were bucketed
+    middle; without, the 60/40 fluent/tail world puts p60 on the lowest tail page."""
+    card = json.loads((sample_models / "lm" / "en.card.json").read_text())
+    cut = card["cutoffs"]
+    assert cut["origin"].startswith("web sample") and cut["documents"] == sum(
+        len(wet_by_kind[k]) for k in SCORED
+    )
+    scorer = PerplexityScorer(sample_models / "lm" / "en.sp.model", sample_models / "lm" / "en.arpa.bin")
+    tail = [scorer.perplexity(d.text) for k in ("spam", "word_salad") for d in wet_by_kind[k]]
+    fluent = [
+        scorer.perplexity(d.text) for k in ("reference", "good", "non_reference") for d in wet_by_kind[k]
+    ]
+    print(f"\nen card cutoffs {cut['document']}: fluent max {max(fluent)}, spam/salad min {min(tail)}")
+    assert min(tail) == cut["document"]["p60"] > max(fluent)  # every tail page >= p60 (tail)
+
+
 def test_sample_lid_tells_english_from_the_rest(sample_models, wet_by_kind):
     lid = LanguageIdentifier(sample_models / "lid" / "lid.bin")
     assert all(lid.predict(d.text)[0] == "en" for d in wet_by_kind["good"])

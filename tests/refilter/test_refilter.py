@@ -23,34 +23,24 @@ SOURCE = "commoncrawl"
 BEAM = [f"--runner={FN_API_RUNNER}", *IN_PROCESS]
 
 
-def _corpus(world: Path, models: Path, out: Path, *extra: str) -> float:
-    argv = [
-        "--input",
-        str(world),
-        "--models",
-        str(models),
-        "--out",
-        str(out),
-        "--sources",
-        SOURCE,
-        *BEAM,
-        *extra,
-    ]
+def _corpus(world: Path, models: Path, out: Path, *extra: str, source: str = SOURCE) -> float:
+    argv = ["--input", str(world), "--models", str(models), "--out", str(out), "--sources", source]
+    argv += [*BEAM, *extra]
     t0 = time.monotonic()
     corpus_run(argv)
     return time.monotonic() - t0
 
 
-def _outputs(root: Path) -> dict[str, bytes]:
+def _outputs(root: Path, source: str = SOURCE) -> dict[str, bytes]:
     """The bytes of every file the source's refilter owns: kept shards, annotated store, statistics."""
-    files = [*sorted((root / "docs" / SOURCE).glob("*")), *sorted((root / "annotated" / SOURCE).glob("*"))]
-    files.append(root / "stats" / f"{SOURCE}.json")
+    files = [*sorted((root / "docs" / source).glob("*")), *sorted((root / "annotated" / source).glob("*"))]
+    files.append(root / "stats" / f"{source}.json")
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
-def _ids(root: Path, folder: str) -> dict[str, str]:
+def _ids(root: Path, folder: str, source: str = SOURCE) -> dict[str, str]:
     out = {}
-    for p in sorted((root / folder / SOURCE).glob("*.jsonl.gz")):
+    for p in sorted((root / folder / source).glob("*.jsonl.gz")):
         with gzip.open(p, "rt", encoding="utf-8") as f:
             for line in f:
                 d = Document.from_json(line)
@@ -129,6 +119,59 @@ def test_refilter_equals_full_rerun(annotated, sample_world, sample_models, tmp_
     assert stats["funnel"][:n] == base["funnel"][:n] and stats["files"] == base["files"]
 
 
+def test_refilter_records_its_provenance_and_reports(annotated, tmp_path):
+    """run.json of the refiltered corpus names the command, the new config and the corpus it read,
+    keeps the original run's inputs and models; `lamina report` renders it."""
+    from lamina.reports.cli import main as report_main
+
+    out = tmp_path / "r"
+    assert (
+        refilter_main(
+            ["--corpus", str(annotated), "--out", str(out), "--set", "ccnet.lid_threshold=0.3", *BEAM]
+        )
+        == 0
+    )
+    original = json.loads((annotated / "run.json").read_text())["runs"][-1]
+    (rec,) = json.loads((out / "run.json").read_text())["runs"]
+    assert rec["tool"] == "lamina refilter" and rec["sources"] == [SOURCE]
+    assert rec["config"]["resolved"]["ccnet"]["lid_threshold"] == 0.3
+    assert rec["inputs"] == original["inputs"] and rec["models"] == original["models"]
+    assert rec["refilter_of"] == {
+        "corpus": str(annotated),
+        "started": original["started"],
+        "seconds": original["seconds"],
+    }
+    assert report_main(["--corpus", str(out)]) == 0
+    page = (out / "report" / "index.html").read_text()
+    assert "lamina refilter --corpus" in page
+
+
+@pytest.fixture(scope="module")
+def annotated_c4(sample_world, sample_models, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("annotated_c4")
+    _corpus(sample_world, sample_models, out, "--annotate", source="c4")
+    return out
+
+
+@pytest.mark.parametrize("threshold", ["0.25", "1.01"], ids=["lower", "higher-drops-all"])
+def test_c4_language_threshold_equals_full_rerun(
+    annotated_c4, sample_world, sample_models, tmp_path, threshold
+):
+    """C4's language test is its last stage: the pages it dropped (stored with their langdetect
+    score) and the kept ones are re-decided; every other stage keeps its counts."""
+    sets = ["--set", f"c4.lid_threshold={threshold}"]
+    full = tmp_path / "full"
+    _corpus(sample_world, sample_models, full, "--annotate", *sets, source="c4")
+    out = tmp_path / "refiltered"
+    refilter_run(["--corpus", str(annotated_c4), "--out", str(out), *sets, *BEAM])
+    assert _ids(out, "docs", "c4") != _ids(annotated_c4, "docs", "c4")  # pages moved
+    expected, actual = _outputs(full, "c4"), _outputs(out, "c4")
+    assert sorted(actual) == sorted(expected)
+    assert [k for k in expected if expected[k] != actual[k]] == []
+    stats = json.loads((out / "stats" / "c4.json").read_text())
+    assert stats["conservation_ok"] and stats["settings"]["badwords_list"]
+
+
 def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
     """Refilter's output is itself annotated: 0.25 then back to 0.5 in place is the original run.
     In place, the source's dropped/ (old thresholds) is removed."""
@@ -150,7 +193,7 @@ def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
         ("ccnet.dedup_scope=dump", "ccnet.dedup_scope", "line dedup"),
         ("ccnet.scoring=line", "ccnet.scoring", "LMs must run again"),
         ('ccnet.languages=["en", "de"]', "ccnet.languages", "['de']"),
-        ("c4.lid_threshold=0.9", "c4.lid_threshold", "[c4]"),
+        ("github.min_alnum_fraction=0.3", "github.min_alnum_fraction", "[github]"),
         ("ccnet.lid_threshold=high", "lid_threshold", "expected a number"),
         ("ccnet.cutoffs=run2", "cutoffs", "unknown preset"),
     ],
@@ -160,6 +203,20 @@ def test_refused_settings_are_one_line(annotated, setting, named, why, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("lamina refilter: ")
     assert named in err and why in err, err
+
+
+@pytest.mark.parametrize(
+    ("setting", "why"),
+    [
+        ("c4.min_sentences=2", "before the language test"),
+        ("c4.language=de", "bad-words list"),
+        ("c4.language_id=fasttext", "another model"),
+    ],
+)
+def test_refused_c4_settings_are_one_line(annotated_c4, setting, why, capsys):
+    assert refilter_main(["--corpus", str(annotated_c4), "--set", setting, *BEAM]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and setting.split("=")[0] in err and why in err, err
 
 
 def test_refuses_a_run_without_annotations_or_a_lost_store(annotated, tmp_path, capsys):

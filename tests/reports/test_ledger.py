@@ -1,6 +1,8 @@
 """`lamina corpus --ledger` on the sample world: one Parquet row per input document; every
 ground-truth row's document is in it with the outcome the run wrote (docs/ and dropped/), which meets
-the ground truth; every duplicate names the right original; `lamina ledger why` answers for one."""
+the ground truth; every duplicate names the right original by id (exact duplicates: the ground
+truth's original; line dedup: the majority owner, computed by hand); a run without --ledger writes
+the same bytes; `lamina ledger why` answers for one, with the original's row."""
 
 from __future__ import annotations
 
@@ -94,8 +96,8 @@ def test_measured_values_and_thresholds(corpus_run, ledger):
 
 def test_every_duplicate_names_the_right_original(corpus_run, ledger):
     """The original of an exact duplicate is the ONE document of its source that shares the key the
-    ledger names (by the dedup stage's own key function) and was not dropped as a duplicate; a
-    near-duplicate book names its cluster's representative."""
+    ledger names (by the dedup stage's own key function) and was not dropped as a duplicate, and
+    `duplicate_of` is its id; a near-duplicate book names its cluster's representative."""
     from lamina.documents import Document
     from lamina.pipelines.c4 import UrlDedup
     from lamina.pipelines.ccnet import DigestDedup
@@ -121,7 +123,96 @@ def test_every_duplicate_names_the_right_original(corpus_run, ledger):
         assert key(docs[r["id"]]) == r["duplicate_key"]  # the key is the document's own
         originals = [i for i, d in docs.items() if key(d) == r["duplicate_key"]
                      and written[(s, i)]["reason"] != r["reason"]]  # fmt: skip
-        assert len(originals) == 1, (r, originals)
+        assert originals == [r["duplicate_of"]], (r, originals)
+
+
+def test_ground_truth_duplicates_name_their_original(sample_world, ledger):
+    """Every ground-truth duplicate row of the sample world states its original (the page crawled
+    first, the newer page of a URL, the first vendored file): the ledger names that document by id."""
+    by_key = {(r["source"], r["key"]): r for r in ledger}
+    checked = Counter()
+    for t in read_truth(sample_world / "ground_truth.jsonl"):
+        if t["reason"] in ("duplicate_digest", "duplicate_url", "duplicate_content"):
+            source = SOURCE_OF.get(t["pipeline"], t["pipeline"])
+            row, original = by_key[(source, t["key"])], by_key[(source, t["original"])]
+            assert row["duplicate_of"] == original["id"] and original["outcome"] == "kept", (t, row)
+            checked[t["reason"]] += 1
+    assert checked == {"duplicate_digest": 8, "duplicate_url": 9, "duplicate_content": 3}
+
+
+def _line_owners_by_hand(sample_world, ledger, scope: str) -> dict[str, str | None]:
+    """no_lines_left id -> its majority owner, computed here in plain Python from the WET input:
+    per distinct line hash of the documents that reached line dedup, the smallest id holding it
+    other than the document itself; the most frequent of those; ties by smallest id."""
+    from lamina.formats.wet import iter_wet
+    from lamina.pipelines.ccnet import LinePayload
+
+    text = {}
+    for path in sorted((sample_world / "cc").glob("*/*.warc.wet.gz")):
+        for d in iter_wet(path):
+            if hasattr(d, "text"):
+                text[d.metadata["record_id"]] = d
+    cc = [r for r in ledger if r["source"] == "commoncrawl"]
+    before = ("read", "too_short", "duplicate_digest")
+    reached = [r for r in cc if r["outcome"] == "kept" or r["stage"] not in before]
+    payload, holders = LinePayload(scope), {}
+    lines = {}
+    for r in reached:
+        s, hashes = payload(text[r["key"]])
+        lines[r["id"]] = {(s, h) for h in hashes}
+        for k in lines[r["id"]]:
+            holders.setdefault(k, set()).add(r["id"])
+    out = {}
+    for r in (r for r in cc if r["reason"] == "no_lines_left"):
+        owners = Counter(min(holders[k] - {r["id"]}) for k in lines[r["id"]] if holders[k] - {r["id"]})
+        out[r["id"]] = min(owners.items(), key=lambda kv: (-kv[1], kv[0]))[0] if owners else None
+    return out
+
+
+def test_no_lines_left_names_the_majority_owner_of_its_lines(corpus_run, sample_world, ledger):
+    """Line dedup's drops name the document owning most of their lines (computed by hand here); in
+    the sample world each is a site's page of nothing but its boilerplate, and the owner is a kept
+    page of the same site."""
+    from urllib.parse import urlsplit
+
+    stats = json.loads((corpus_run / "stats" / "commoncrawl.json").read_text())
+    expected = _line_owners_by_hand(sample_world, ledger, stats["settings"]["dedup_scope"])
+    got = {r["id"]: r["duplicate_of"] for r in ledger if r["reason"] == "no_lines_left"}
+    assert got == expected and len(got) >= 3 and all(got.values())
+    written, outcome = _written(corpus_run), {r["id"]: r["outcome"] for r in ledger}
+    for doc_id, owner in got.items():
+        host = urlsplit(written[("commoncrawl", doc_id)]["metadata"]["url"]).hostname
+        assert outcome[owner] == "kept"
+        assert urlsplit(written[("commoncrawl", owner)]["metadata"]["url"]).hostname == host
+
+
+def test_without_ledger_outputs_and_statistics_are_byte_identical(
+    corpus_run, sample_world, sample_models, tmp_path
+):
+    """The ledger's originals change the dedup graph only with --ledger: a run without it writes
+    the same bytes (documents, dropped documents, statistics) and no ledger."""
+    from lamina.pipelines.corpus import main as corpus_main
+
+    out = tmp_path / "no-ledger"
+    argv = [
+        "--input",
+        str(sample_world),
+        "--models",
+        str(sample_models),
+        "--out",
+        str(out),
+        "--write-dropped",
+    ]
+    assert corpus_main(argv) == 0
+    assert not (out / "ledger").exists()
+    for sub in ("docs", "dropped", "stats"):
+        a = {
+            p.relative_to(corpus_run): p.read_bytes()
+            for p in sorted((corpus_run / sub).rglob("*"))
+            if p.is_file()
+        }
+        b = {p.relative_to(out): p.read_bytes() for p in sorted((out / sub).rglob("*")) if p.is_file()}
+        assert a.keys() == b.keys() and a == b, sub
 
 
 def test_ledger_why(corpus_run, ledger, capsys, tmp_path):
@@ -134,6 +225,16 @@ def test_ledger_why(corpus_run, ledger, capsys, tmp_path):
     assert ledger_main(["why", dup["id"], "--corpus", str(corpus_run), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["rows"][0]["id"] == dup["id"] and answer["rows"][0]["duplicate_key"] == dup["duplicate_key"]
+    assert [o["id"] for o in answer["originals"]] == [dup["duplicate_of"]]
+    assert answer["originals"][0]["outcome"] == "kept"
+    for reason in ("duplicate_url", "no_lines_left"):  # the original's row is printed under the copy's
+        dup = next(r for r in ledger if r["reason"] == reason)
+        assert ledger_main(["why", dup["id"], "--corpus", str(corpus_run)]) == 0
+        first, *rest = capsys.readouterr().out.splitlines()
+        assert f"duplicate of {dup['duplicate_of']}" in first
+        assert (
+            rest[0].startswith(f"  original: {dup['source']} {dup['duplicate_of']} ") and ": kept" in rest[0]
+        )
     book = next(r for r in ledger if r["reason"] == "near_duplicate")
     assert ledger_main(["why", book["key"], "--corpus", str(corpus_run)]) == 0
     out = capsys.readouterr().out
