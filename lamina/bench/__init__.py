@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES and n not in ("-h", "--help")]
     if unknown or "--help" in names or "-h" in names:
-        print("usage: lamina bench [NAME ...]\n" + "\n".join(f"  {k:<8} {v[1]}" for k, v in BENCHES.items()))
+        width = max(map(len, BENCHES))
+        print(
+            "usage: lamina bench [NAME ...]\n"
+            + "\n".join(f"  {k:<{width}}  {v[1]}" for k, v in BENCHES.items())
+        )
         return 2 if unknown else 0
     for name in names:
         module, what = BENCHES[name]

@@ -154,19 +154,19 @@ def quality(text: str, cfg: GitHubConfig = GitHubConfig()) -> Verdict:
     """Boilerplate removal, then the four thresholds in order; the text returned is the cleaned one."""
     if cfg.remove_boilerplate:
         text = remove_boilerplate(text)
-    s = text_stats(text, cfg)
+    reason, detail = check_quality(text_stats(text, cfg), cfg)
+    return Verdict(reason, text, detail)
+
+
+def check_quality(s: TextStats, cfg: GitHubConfig = GitHubConfig()) -> tuple[str | None, str]:
+    """(reason, detail) of the first threshold `s` breaks, in order; (None, "") when none: the
+    pure decision (the pipeline applies it to the recorded statistics, `lamina refilter` too)."""
     if s.max_line_length > cfg.max_line_length:
-        return Verdict(MAX_LINE_LENGTH, text, f"longest line {s.max_line_length} > {cfg.max_line_length}")
+        return MAX_LINE_LENGTH, f"longest line {s.max_line_length} > {cfg.max_line_length}"
     if s.mean_line_length > cfg.max_mean_line_length:
-        return Verdict(
-            MEAN_LINE_LENGTH, text, f"mean line {s.mean_line_length:.1f} > {cfg.max_mean_line_length}"
-        )
+        return MEAN_LINE_LENGTH, f"mean line {s.mean_line_length:.1f} > {cfg.max_mean_line_length}"
     if s.alnum_fraction < cfg.min_alnum_fraction:
-        return Verdict(
-            ALNUM_FRACTION, text, f"alphanumeric {s.alnum_fraction:.3f} < {cfg.min_alnum_fraction}"
-        )
+        return ALNUM_FRACTION, f"alphanumeric {s.alnum_fraction:.3f} < {cfg.min_alnum_fraction}"
     if s.alpha_per_token < cfg.min_alpha_per_token:
-        return Verdict(
-            ALPHA_PER_TOKEN, text, f"alphabetic/token {s.alpha_per_token:.3f} < {cfg.min_alpha_per_token}"
-        )
-    return Verdict(None, text)
+        return ALPHA_PER_TOKEN, f"alphabetic/token {s.alpha_per_token:.3f} < {cfg.min_alpha_per_token}"
+    return None, ""

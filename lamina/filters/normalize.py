@@ -27,10 +27,11 @@ DIGIT_RE = re.compile(r"\d")
 
 
 def strip_accents(text: str) -> str:
-    """Remove combining marks after NFD decomposition ("café" -> "cafe")."""
+    """Remove combining marks after NFD decomposition ("café" -> "cafe"). Always the decomposed
+    text, as cc_net's (its `if len(output) == line` compares a length with a string, so it never
+    returns the input): Hangul syllables come out as jamo, which is what cc_net's models saw."""
     nfd = unicodedata.normalize("NFD", text)
-    stripped = "".join(c for c in nfd if unicodedata.category(c) != "Mn")
-    return stripped if len(stripped) != len(nfd) else text
+    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")
 
 
 def replace_unicode_punct(text: str) -> str:

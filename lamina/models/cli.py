@@ -334,9 +334,17 @@ def _print_cards(out: Path) -> None:
         c = json.loads((out / "lm" / f"{lang}.card.json").read_text())
         cut = c.get("cutoffs") or {}
         doc = cut.get("document") or {}
+        span = (
+            ", 90% intervals "
+            + " ".join(
+                f"{k} {lo}-{hi}" for k, (lo, hi) in (cut.get("interval_90") or {}).get("document", {}).items()
+            )
+            if cut.get("interval_90")
+            else ""
+        )
         print(f"lm {lang}: vocab {c['sentencepiece']['vocab_size']}, held-out median perplexity "
               f"{c['held_out']['median_perplexity']} ({c['held_out']['pages']} pages); cutoffs "
-              f"{'/'.join(str(v) for v in doc.values()) or 'none'} from {cut.get('origin', '-')}")  # fmt: skip
+              f"{'/'.join(str(v) for v in doc.values()) or 'none'}{span} from {cut.get('origin', '-')}")  # fmt: skip
     if "wikiref" in trained:
         c = json.loads((out / "wikiref" / "card.json").read_text())
         print(f"wikiref: {c['trained_on']['positives']} cited / {c['trained_on']['negatives']} random pages, "

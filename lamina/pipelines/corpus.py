@@ -8,8 +8,8 @@
 Default runner: Beam's FnApiRunner in multi-process mode (`direct_num_workers` processes), named
 directly so Beam does not first try to download Prism. Everything lands under --out:
 docs/<source>/<name>-<k>-of-<n>.jsonl.gz, dropped/<source>/<reason>-<k>-of-<n>.jsonl.gz (--write-dropped),
-annotated/<source>/ (--annotate, CommonCrawl and C4: the threshold-dropped pages with every score,
-for `lamina refilter`, docs/refilter.md), stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
+annotated/<source>/ (--annotate, CommonCrawl, C4, GitHub: the threshold-dropped documents with every
+score, for `lamina refilter`, docs/refilter.md), stats/<source>.json; shard sizes are bounded by [run] shard_documents / shard_bytes (docs/scale.md).
 
 Before anything runs, the options, the config (types included), the runner and every input are
 checked; a user mistake is one line (`lamina corpus: ...`, exit 2), never a traceback. The run writes
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "--annotate",
         action="store_true",
         help="score every document with every model and keep the threshold-dropped ones under "
-        "<out>/annotated/, for `lamina refilter` (= --set ccnet.annotate=true --set c4.annotate=true; "
+        "<out>/annotated/, for `lamina refilter` (= ccnet.annotate, c4.annotate and github.annotate true; "
         "docs/refilter.md)",
     )
     p.add_argument(
@@ -265,6 +265,12 @@ def build_source(
     transform = module.SOURCE_TRANSFORM(spec, module.CONFIG() if config is None else config, funnel)
     kept = pbegin | source >> transform
     settings = transform.settings()  # after the transform is applied: some list the files read
+    if getattr(transform.config, "annotate", False) and getattr(transform, "scored_drops", None):
+        _ = (  # the threshold-dropped documents with their annotations: lamina refilter
+            tuple(transform.scored_drops)
+            | "annotated_drops" >> beam.Flatten()
+            | "write_annotated" >> WriteDropped(f"{out.rstrip('/')}/{ANNOTATED}/{source}", limit)
+        )
     return write_outputs(
         kept, funnel, source, out.rstrip("/"), transform.output_name(), settings, write_dropped, limit, ledger
     )
@@ -459,6 +465,7 @@ def run(argv: list[str], test_pipeline: beam.Pipeline | None = None) -> CorpusRu
             cfg,
             ccnet=dataclasses.replace(cfg.ccnet, annotate=True),
             c4=dataclasses.replace(cfg.c4, annotate=True),
+            github=dataclasses.replace(cfg.github, annotate=True),
         )
     started = provenance.RunClock()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]

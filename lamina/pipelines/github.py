@@ -60,6 +60,9 @@ class GitHubPipelineConfig(rules.GitHubConfig):
     input_format: str = "auto"  # "auto" (by file name) | "parquet" | "jsonl" | "bigquery" (live query)
     bigquery_project: str = ""  # GCP project billed for the query (bigquery mode; "" = the default)
     bigquery_limit: int = 0  # rows (bigquery mode); 0 = no LIMIT
+    # keep the files the quality rules drop, cleaned and with their statistics, under annotated/
+    # (`lamina corpus --annotate`), so `lamina refilter` re-thresholds without a rerun
+    annotate: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -193,26 +196,35 @@ class Extension(Stage):
 
 
 class Quality(Stage):
-    """Boilerplate removal, then the line-length and character thresholds on the cleaned text."""
+    """Boilerplate removal, then the line-length and character thresholds on the cleaned text.
+    Threshold-only, like CCNet's `Scored` stages: `annotate` cleans and records the statistics
+    (rounded), `decide` is the pure verdict on the recorded ones (`lamina refilter` re-decides with
+    `annotated` set)."""
 
     name = "quality"
     counts_lines = True
+    annotated = False
 
     def __init__(self, cfg: rules.GitHubConfig):
         self.cfg = cfg
 
-    def apply(self, doc, **side):
-        v = rules.quality(doc.text, self.cfg)
-        s = rules.text_stats(v.text, self.cfg)
-        out = doc.replace(text=v.text).with_metadata(
+    def annotate(self, doc):
+        text = rules.remove_boilerplate(doc.text) if self.cfg.remove_boilerplate else doc.text
+        s = rules.text_stats(text, self.cfg)
+        return doc.replace(text=text).with_metadata(
             max_line_length=s.max_line_length,
             mean_line_length=round(s.mean_line_length, 2),
             alnum_fraction=round(s.alnum_fraction, 4),
             alpha_per_token=round(s.alpha_per_token, 4),
         )
-        if v.reason:
-            return Dropped(v.reason, out, v.detail)
-        return out
+
+    def decide(self, doc, **side):
+        recorded = rules.TextStats(*(doc.metadata[k] for k, _, _ in QUALITY_MEASURES))
+        reason, detail = rules.check_quality(recorded, self.cfg)
+        return Dropped(reason, doc, detail) if reason else doc
+
+    def apply(self, doc, **side):
+        return self.decide(doc if self.annotated else self.annotate(doc))
 
     def lines_of(self, element, result):
         return sum(1 for line in element.text.split("\n") if line.strip())
@@ -225,6 +237,7 @@ class GitHub(beam.PTransform):
         super().__init__()
         self.config = config
         self.funnel = funnel
+        self.scored_drops: list = []  # after expand: the drops of the quality stage
 
     def expand(self, docs):
         cfg, f = self.config, self.funnel
@@ -232,7 +245,17 @@ class GitHub(beam.PTransform):
         f.measure("length", License.name, text_length)  # characters of every file read
         docs = f.apply(docs | "content_dedup_shuffle" >> KeepFirstDedup(ContentDedup(), f), ContentDedup())
         docs = f.apply(docs, Extension(cfg))
-        docs = f.apply(docs, Quality(cfg))
+        return self.scored(docs, annotated=False)
+
+    def scored(self, docs, annotated: bool):
+        """The quality stage, GitHub's only threshold-only stage (it is last: every file reaching it
+        has its statistics). `annotated`: the files are cleaned and carry them (`lamina refilter`).
+        Its drops are kept in `scored_drops` (written under annotated/ with `annotate`)."""
+        f = self.funnel
+        quality = Quality(self.config)
+        quality.annotated = annotated
+        docs = f.apply(docs, quality)
+        self.scored_drops = [f.drops[-1]]
         # every file that reached the quality rules, by outcome (the first rule a file fails drops it)
         for name, setting, keep in QUALITY_MEASURES:
             f.measure(name, Quality.name, Meta(name), thresholds=[(setting, keep)])
@@ -256,11 +279,15 @@ class GitHubSource(beam.PTransform):
         self.spec = spec
         self.config = config
         self.funnel = funnel
+        self.scored_drops: list = []  # after expand: the threshold-only stage's drops (corpus --annotate)
 
     def expand(self, pbegin):
         read = pbegin | "read" >> ReadGitHub(self.spec, self.config)
         self.funnel.add_stage(READ, read[DROPPED], read[TALLY])
-        return read.docs | "filter" >> GitHub(self.config, self.funnel)
+        github = GitHub(self.config, self.funnel)
+        kept = read.docs | "filter" >> github
+        self.scored_drops = github.scored_drops
+        return kept
 
     def settings(self) -> dict:
         """The statistics' `settings`: the config as given."""

@@ -33,7 +33,7 @@ from lamina.pipelines.accounting import FILES, JOIN_RECEIVED, JOIN_SENT, Funnel
 
 DECISION_FIELDS = ("bucket", "drop_stage", "drop_reason", "drop_detail")  # re-decided, not annotations
 # the distributions a source records before its first threshold-only stage (copied from the run)
-PREFIX_DISTRIBUTIONS = {"commoncrawl": ("length",), "c4": ("length",)}
+PREFIX_DISTRIBUTIONS = {"commoncrawl": ("length",), "c4": ("length",), "github": ("length",)}
 
 
 def stage_tallies(entry: dict) -> list[tuple[tuple[str, str, str], int]]:
@@ -127,23 +127,44 @@ def _scored(source: str, docs, funnel: Funnel, cfg, cutoffs: dict, recorded: dic
         fields = as_dict(cfg)  # + what the run recorded beside its config (the bad-words list, the model)
         extra = {k: v for k, v in recorded.items() if k not in fields}
         return kept, c4.scored_drops, FixedName(cfg.language), {**fields, **extra}
+    if source == "github":
+        import dataclasses
+
+        from lamina.pipelines.github import GitHub
+        from lamina.pipelines.writers import FixedName
+
+        github = GitHub(cfg, funnel)
+        kept = github.scored(docs, annotated=True)
+        return kept, github.scored_drops, FixedName("github"), dataclasses.asdict(cfg)
     raise ValueError(f"refilter does not know source {source!r}")
 
 
 def merge_prefix_samples(new: dict, old: dict, first: str) -> dict:
     """`new` (the refilter's statistics) with what the stages before `first` sampled taken from the
-    run's: their drop reasons' samples and the distributions no re-decided stage records."""
+    run's: their drop reasons' samples, the distributions no re-decided stage records, and the
+    lines entering `first`."""
     names = [e["stage"] for e in old["funnel"]]
     prefix_reasons = {r for e in old["funnel"][: names.index(first)] for r in e.get("dropped", {})}
     samples = dict(new.get("samples", {}))
     for r in prefix_reasons:
         if r in old.get("samples", {}):
             samples[r] = old["samples"][r]
+    # the first re-decided stage sees the same documents as in the run: its input lines are the
+    # run's (a stage that edits text, GitHub's quality, counts them on the text before its edit)
+    funnel = [dict(e) for e in new["funnel"]]
+    at = names.index(first)
+    if "lines_in" in old["funnel"][at] and "lines_in" in funnel[at]:
+        funnel[at]["lines_in"] = old["funnel"][at]["lines_in"]
     dists = dict(new.get("distributions", {}))
     for name in PREFIX_DISTRIBUTIONS.get(old["source"], ()):
         if name in old.get("distributions", {}):
             dists[name] = old["distributions"][name]
-    return {**new, "distributions": dict(sorted(dists.items())), "samples": dict(sorted(samples.items()))}
+    return {
+        **new,
+        "funnel": funnel,
+        "distributions": dict(sorted(dists.items())),
+        "samples": dict(sorted(samples.items())),
+    }
 
 
 def read_json(path: str) -> dict:

@@ -139,7 +139,66 @@ def measure(docs: list[Document], scope: str = "run") -> tuple[int, list[Shuffle
         w_now.add(((name, shard_of(doc_id, n), n), (doc_id, line)))
     w_count.after_lift = 1
     out += [w_prev, w_count, w_now]
-    return input_bytes, out
+    return input_bytes, out + measure_ledger(docs, first, scope)
+
+
+def measure_ledger(docs: list[Document], first: dict, scope: str) -> list[Shuffle]:
+    """The shuffles `--ledger` adds to CCNet's dedup (design "ledger"; a run without --ledger has
+    none): naming each digest duplicate's winner and each no_lines_left page's majority line owner
+    with `KeyedLookup` (salts combined per key, values fanned out, requests joined), the majority
+    combine, and the join of the named rows with their original. The two dedup combines also carry
+    a count / a second owner in their accumulators (one small int or id per key after lifting)."""
+    from lamina.ledger.rows import dropped_row
+    from lamina.pipelines.accounting import Dropped
+    from lamina.pipelines.ledger import salt
+
+    stage, keys = ccnet.DigestDedup(), ccnet.LineKeys(scope)
+    winners = {v[1] for v in first.values()}
+    shared = Counter(stage.key(d) for d in docs)
+    losers = [d for d in docs if d.id not in winners]
+    holders: dict = {}
+    for d in docs:
+        if d.id in winners:
+            for k in keys(d):
+                holders.setdefault(k, []).append(d.id)
+    counts: Counter = Counter()  # occurrences per (scope, line hash) among the digest winners
+    for d in docs:
+        if d.id in winners:
+            sc, hashes = ccnet.LinePayload(scope)(d)
+            counts.update((sc, h) for h in hashes)
+    empty = [d for d in docs if d.id in winners and all(counts[k] > 1 for k in keys(d))]
+    out = []
+    for name, requests, values in (
+        ("digest", [(stage.key(d), d.id) for d in losers], {k: None for k, n in shared.items() if n > 1}),
+        ("lines", [(k, d.id) for d in empty for k in keys(d)], {k: None for k, n in counts.items() if n > 1}),
+    ):
+        salts = Shuffle("ledger", f"{name}: salts_per_key ((key, salt)), combined")
+        vals = Shuffle("ledger", f"{name}: join_salts values (key -> original ids)")
+        req = Shuffle("ledger", f"{name}: join_requests ((key, salt) -> id) + fanned values")
+        occupied = set()
+        for k, i in requests:
+            salts.add((k, salt(i)))
+            req.add(((k, salt(i)), i))
+            occupied.add((k, salt(i)))
+        for k in values:
+            ids = sorted(holders.get(k, [first[k][1]] if k in first else []))[:2]
+            vals.add((k, tuple(ids)))
+        for k, s in occupied:
+            if k in values:
+                req.add(((k, s), (first[k][1],) if name == "digest" else tuple(sorted(holders[k])[:2])))
+        salts.after_lift = len({k for k, _ in requests})
+        out += [salts, vals, req]
+    named = [(d, "duplicate_digest", "duplicate_digest") for d in losers]
+    named += [(d, "line_dedup", "no_lines_left") for d in empty]
+    majority = Shuffle("ledger", "majority (id -> owner per line), combined")
+    rows = Shuffle("ledger", "join_original (id -> ledger row, original)")
+    for d, st, reason in named:
+        for _ in keys(d) if reason == "no_lines_left" else (0,):
+            majority.add((d.id, d.id))
+        rows.add((d.id, dropped_row(st, Dropped(reason, d, "x" * 60), {})))
+        rows.add((d.id, d.id))
+    majority.after_lift = len(named)
+    return out + [majority, rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     input_bytes, shuffles = measure(docs, args.scope)
     print(f"{len(docs)} documents, {input_bytes} text bytes into dedup (scope {args.scope})")
     print(f"{'design':<9} {'stage':<62} {'elements':>9} {'el/kB':>7} {'bytes/B':>8} {'after lift':>10}")
-    for design in ("previous", "now"):
+    for design in ("previous", "now", "ledger"):
         total_b = total_bodies = 0
         for s in (s for s in shuffles if s.design == design):
             lift = "" if s.after_lift is None else str(s.after_lift)

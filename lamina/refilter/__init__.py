@@ -4,8 +4,8 @@
     lamina corpus ... --annotate --out out/corpus          # every document scored by every model
     lamina refilter --corpus out/corpus --set ccnet.lid_threshold=0.6 [--set ...] [--out out/lid06]
 
-CommonCrawl (the `ccnet` table: LID, perplexity buckets, wikiref) and C4 (the `c4` table: its
-language test). This module is the pure half (no Beam): which settings a refilter may change, checked against the
+CommonCrawl (the `ccnet` table: LID, perplexity buckets, wikiref), C4 (the `c4` table: its
+language test) and GitHub (the `github` table: the quality thresholds). This module is the pure half (no Beam): which settings a refilter may change, checked against the
 run's recorded settings, each refusal one line naming the setting and why. The Beam half,
 `lamina.pipelines.refilter`, reads the run's kept and annotated documents, re-decides them with the
 pipeline's own stage code and writes shards and statistics with the run's own writer and `Funnel`.
@@ -17,7 +17,7 @@ import dataclasses
 from typing import Any
 
 # config table -> (source, the first threshold-only stage). The stages before it keep their counts.
-TABLES = {"ccnet": ("commoncrawl", "language"), "c4": ("c4", "language")}
+TABLES = {"ccnet": ("commoncrawl", "language"), "c4": ("c4", "language"), "github": ("github", "quality")}
 
 # ccnet settings refilter changes from the annotations, and why it can (docs/refilter.md)
 SUPPORTED = {
@@ -53,6 +53,22 @@ C4_REFUSED = {
     "annotate": "it is the run's mode, not a threshold",
 }
 C4_BEFORE = "it acts before the language test (cleaning, line dedup or the bad-words stage change its input)"
+
+# github settings refilter changes: the quality rules are its last stage; the cleaned text and the
+# four statistics of every file reaching them are recorded
+GITHUB_SUPPORTED = {
+    "max_line_length": "the longest line of every file reaching the quality rules is recorded",
+    "max_mean_line_length": "the mean line length is recorded",
+    "min_alnum_fraction": "the alphanumeric fraction is recorded",
+    "min_alpha_per_token": "alphabetic characters per token are recorded",
+}
+GITHUB_REFUSED = {
+    "remove_boilerplate": "it changes the text the statistics are measured on",
+    "token_mode": "it changes how alpha_per_token counts tokens (the score itself)",
+    "tokenizer_json": "it changes how alpha_per_token counts tokens (the score itself)",
+    "annotate": "it is the run's mode, not a threshold",
+}
+GITHUB_BEFORE = "it acts before the quality rules (reading, license, dedup or the extension filter)"
 
 
 class RefilterError(ValueError):
@@ -108,6 +124,20 @@ def check_c4(recorded: dict, overrides: list[tuple[str, Any]], where: str):
         if getattr(old, key) != getattr(new, key) and key not in C4_SUPPORTED:
             why = C4_REFUSED.get(key, C4_BEFORE)
             raise RefilterError(f"--set c4.{key}: refilter cannot change it: {why}; rerun `lamina corpus`")
+    return new, {}
+
+
+def check_github(recorded: dict, overrides: list[tuple[str, Any]], where: str):
+    """The new `GitHubPipelineConfig` for `overrides` on the run's recorded settings."""
+    from lamina.pipelines.github import GitHubPipelineConfig
+
+    old, new = _old_new(GitHubPipelineConfig, recorded, overrides, where, "github")
+    for key, _ in overrides:
+        if getattr(old, key) != getattr(new, key) and key not in GITHUB_SUPPORTED:
+            why = GITHUB_REFUSED.get(key, GITHUB_BEFORE)
+            raise RefilterError(
+                f"--set github.{key}: refilter cannot change it: {why}; rerun `lamina corpus`"
+            )
     return new, {}
 
 
@@ -171,7 +201,13 @@ def parse_overrides(items: list[str]) -> dict[str, list[tuple[str, Any]]]:
         if table not in TABLES:
             raise RefilterError(
                 f"--set {item}: refilter cannot change [{table}] settings (supported: "
-                + ", ".join([*(f"ccnet.{k}" for k in SUPPORTED), *(f"c4.{k}" for k in C4_SUPPORTED)])
+                + ", ".join(
+                    [
+                        *(f"ccnet.{k}" for k in SUPPORTED),
+                        *(f"c4.{k}" for k in C4_SUPPORTED),
+                        *(f"github.{k}" for k in GITHUB_SUPPORTED),
+                    ]
+                )
                 + "); rerun `lamina corpus`"
             )
         by_table.setdefault(table, []).append((key, value))
@@ -180,4 +216,4 @@ def parse_overrides(items: list[str]) -> dict[str, list[tuple[str, Any]]]:
     return by_table
 
 
-CHECKS = {"ccnet": check_ccnet, "c4": check_c4}
+CHECKS = {"ccnet": check_ccnet, "c4": check_c4, "github": check_github}

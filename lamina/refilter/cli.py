@@ -19,6 +19,9 @@ from lamina.refilter import (
     C4_REFUSED,
     C4_SUPPORTED,
     CHECKS,
+    GITHUB_BEFORE,
+    GITHUB_REFUSED,
+    GITHUB_SUPPORTED,
     REFUSED,
     SUPPORTED,
     TABLES,
@@ -26,19 +29,18 @@ from lamina.refilter import (
     parse_overrides,
 )
 
+
+def _listed(*tables) -> str:
+    return "; ".join(f"{t}.{k} ({why})" for t, d in tables for k, why in d.items())
+
+
 EPILOG = (
     "Changed from the annotations: "
-    + "; ".join(
-        [
-            *(f"ccnet.{k} ({w})" for k, w in SUPPORTED.items()),
-            *(f"c4.{k} ({w})" for k, w in C4_SUPPORTED.items()),
-        ]
-    )
+    + _listed(("ccnet", SUPPORTED), ("c4", C4_SUPPORTED), ("github", GITHUB_SUPPORTED))
     + ". Refused (rerun lamina corpus): "
-    + "; ".join(
-        [*(f"ccnet.{k} ({w})" for k, w in REFUSED.items()), *(f"c4.{k} ({w})" for k, w in C4_REFUSED.items())]
-    )
-    + f"; every other c4 setting ({C4_BEFORE}); every other table. docs/refilter.md"
+    + _listed(("ccnet", REFUSED), ("c4", C4_REFUSED), ("github", GITHUB_REFUSED))
+    + f"; every other c4 setting ({C4_BEFORE}); every other github setting ({GITHUB_BEFORE}); every other "
+    "table. docs/refilter.md"
 )
 
 

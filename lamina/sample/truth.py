@@ -1,8 +1,9 @@
 """The ground truth of the sample world: what each pipeline should do with each generated document.
 
 One JSON object per (pipeline, document) in `ground_truth.jsonl` (docs/interfaces.md):
-`{"pipeline", "key", "expected": "kept"|"dropped", "reason", "kind"}`, sorted by pipeline then key so
-the file is byte-identical for a seed.
+`{"pipeline", "key", "expected": "kept"|"dropped", "reason", "kind"}` (exact duplicates add
+`original`, the key of the document they duplicate), sorted by pipeline then key so the file is
+byte-identical for a seed.
 """
 
 from __future__ import annotations

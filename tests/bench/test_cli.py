@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,24 @@ def test_every_benchmark_is_documented_in_docs_benchmarks():
     page = (REPO / "docs" / "benchmarks.md").read_text()
     missing = [n for n in bench.BENCHES if f"lamina bench {n}" not in page]
     assert missing == [], f"docs/benchmarks.md does not document: {missing}"
+
+
+def test_make_bench_runs_the_named_benchmarks_and_builds_datatrove_only_for_it():
+    """`make bench BENCH="ccnet shards"` runs exactly those and does not build the datatrove venv;
+    `make bench` (all) and `BENCH=datatrove` try to build it first. Dry runs (`make -n`)."""
+
+    def dry(*args: str) -> str:
+        # -o venv -o tools: their recipes hold $(MAKE), which runs even under -n (a KenLM build)
+        cmd = ["make", "-n", "-s", "-o", "venv", "-o", "tools", "bench", *args]
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    some = dry("BENCH=ccnet shards")
+    assert some.strip().splitlines()[-1].endswith("-m lamina bench ccnet shards")
+    # the venv's path (echoed when built, created when not) names it either way
+    assert "datatrove-venv" not in some
+    assert "datatrove-venv" in dry("BENCH=datatrove")
+    every = dry()
+    assert "datatrove-venv" in every
+    assert every.strip().splitlines()[-1].endswith("-m lamina bench")

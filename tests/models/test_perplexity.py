@@ -91,3 +91,29 @@ def test_english_kenlm_separates_held_out_pages_from_spam_and_gibberish(shared_d
     assert statistics.median(gib_pp) >= 4 * med
     assert max(held_pp) < min(spam_pp + gib_pp)
     assert card["held_out"]["median_perplexity"] == pytest.approx(med, abs=0.11)
+
+
+def test_normalize_always_returns_the_decomposed_text_as_cc_net():
+    """cc_net's strip_accents returns the NFD text with combining marks removed even when there is no
+    mark to remove (its early return never fires), so Hangul reaches its models as jamo."""
+    import unicodedata
+
+    assert normalize("Señora Café") == "senora cafe"
+    hangul = "한국어 위키백과"
+    assert normalize(hangul) == unicodedata.normalize("NFD", hangul) != hangul
+    assert normalize("Plain ASCII 42") == "plain ascii 00"
+
+
+def test_percentile_interval_narrows_with_the_sample():
+    """The card's 90% interval of a cutoff: a few dozen pages leave the p60 wide open, 900 pin it."""
+    from lamina.models.lm import percentile, percentile_interval
+
+    rng = random.Random(0)
+    for n, max_width in ((50, 450), (900, 120)):
+        values = sorted(1000 * rng.random() for _ in range(n))  # "perplexities" uniform: true p60 600
+        lo, hi = percentile_interval(values, 60)
+        assert lo <= percentile(values, 60) <= hi and lo < 600 < hi
+        assert hi - lo <= max_width, (n, lo, hi)
+    small = percentile_interval(sorted(1000 * rng.random() for _ in range(50)), 60)
+    assert small[1] - small[0] > 150  # 50 pages: +-7 ranks
+    assert percentile_interval([3.0], 60) == [3.0, 3.0]

@@ -73,13 +73,20 @@ def test_lamina_models_on_real_dumps_writes_every_model_or_says_why_not(real_mod
     assert en["document"]["p30"] < en["document"]["p60"]
 
 
+# The one real cc_net head document our small LM puts in tail (see the test below and docs/models.md).
+INFORMAL_BLOG = "http://blog.kevinmay.com/tag/santa-fe/"
+
+
 @pytest.mark.slow
 def test_cc_net_head_documents_are_not_tail_under_document_scoring(real_models, shared_data, capsys):
     """The 20 real cc_net head documents (dolma cc_en_head) under our English LM (trained on the real
-    enwiki sample), scored as cc_net does, with the card's fixed cutoffs: (almost) none is in tail."""
+    enwiki sample), scored as cc_net does, with the card's fixed cutoffs: none is in tail but the one
+    informal blog post named here, for the reason the test shows."""
     out, _ = real_models
     lm = out / "lm"
     cut = lm_cutoffs(str(lm), "en", "document")
+    card = json.loads((lm / "en.card.json").read_text())["cutoffs"]
+    interval = card["interval_90"]["document"]
     scorer = PerplexityScorer(lm / "en.sp.model", lm / "en.arpa.bin")  # document scoring by default
     docs = []
     for f in sorted((shared_data / "cc").glob("dolma-cc_en_head-*.jsonl.gz")):
@@ -87,15 +94,25 @@ def test_cc_net_head_documents_are_not_tail_under_document_scoring(real_models, 
             docs += [json.loads(line) for line in fh]
     pp = [scorer.perplexity(d["text"]) for d in docs]
     buckets = [bucket_of(p, cut) for p in pp]
+    tail = sorted(d["metadata"]["url"] for d, b in zip(docs, buckets, strict=True) if b == "tail")
     with capsys.disabled():
-        print(f"\ncc_net head docs, document scoring: perplexity {min(pp):.0f}-{max(pp):.0f} (cc_net's own: "
-              f"{min(d['metadata']['perplexity'] for d in docs):.0f}-{max(d['metadata']['perplexity'] for d in docs):.0f}); "
-              f"card cutoffs {cut}; head {buckets.count('head')}, middle {buckets.count('middle')}, "
-              f"tail {buckets.count('tail')}")  # fmt: skip
-    # Our LM is trained on ~97 enwiki pages, so the figure moves with the held-out split (by page id):
-    # measured 0 of 20 in tail, and 1 of 20 after the ids changed (an informal blog post: 748 vs p60
-    # 655; cc_net's own model gives it 296). The aim is none; the test holds the line at one.
-    assert len(docs) == 20 and buckets.count("tail") <= 1
+        print(f"\ncc_net head docs, document scoring, card cutoffs p30/p60 {cut} from {card['documents']} "
+              f"C4 pages (90% intervals p30 {interval['p30']}, p60 {interval['p60']}): head "
+              f"{buckets.count('head')}, middle {buckets.count('middle')}, tail {buckets.count('tail')}")  # fmt: skip
+        for d, p, b in sorted(zip(docs, pp, buckets, strict=True), key=lambda x: x[1]):
+            print(
+                f"  {b:<6} {p:6.1f} (cc_net's model {d['metadata']['perplexity']:5.1f})  {d['metadata']['url']}"
+            )
+    assert len(docs) == 20
+    # The aim is none in tail; measured, one is: an informal first-person photo blog ("!" is 16 of its
+    # 551 pieces, runs of "!!!!" 4 more; C4 pages ~2.3 per 1,000 pieces, the 111 enwiki articles 0.03
+    # and no "!!!!"), 748 against p60 655 (cc_net's 1M-article model: 296). The scoring is cc_net's;
+    # the model is trained on 97 articles, and which ones decide it: trained on 28/53/78/97/111 of
+    # them, 4/2/0/1/1 of the 20 land in tail. So the test names that document instead of allowing
+    # "any one": every other document must stay out of tail.
+    assert set(tail) <= {INFORMAL_BLOG}, tail
+    if tail:  # and it is no cutoff sampling noise: above the whole 90% interval of p60
+        assert pp[[d["metadata"]["url"] for d in docs].index(INFORMAL_BLOG)] > interval["p60"][1]
     # Fixed cutoffs: a document's bucket does not depend on which other documents share its run or
     # shard. Two "shards" (the two files) bucket every document as the whole set does, through the
     # pipeline's stage reading the card on the worker.
@@ -209,3 +226,24 @@ def test_bad_models_fail_lamina_corpus_in_one_line_before_any_worker(
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
         assert name in lines[0] and word in lines[0], lines[0]
         assert not out.exists()
+
+
+def test_ccnet_en_preset_gives_cc_nets_own_buckets_to_its_head_documents(shared_data):
+    """With cc_net's own models (the perplexity cc_net stored in each real cc_en_head document) the
+    `ccnet_en` preset, through the pipeline's bucket stage, gives every document the bucket cc_net gave
+    it: the preset's numbers and the boundaries (head < p30 <= middle < p60 <= tail) are cc_net's."""
+    from lamina.documents import Document
+    from lamina.pipelines.options import CCNetConfig
+
+    docs = []
+    for f in sorted((shared_data / "cc").glob("dolma-cc_en_head-*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            docs += [json.loads(line) for line in fh]
+    stage = Buckets(("head", "middle", "tail"), fixed=CCNetConfig(cutoffs="ccnet_en").given_cutoffs())
+    stage.setup()
+    got = [
+        stage.apply(Document(id=str(i), source="commoncrawl", text=d["text"],
+                             metadata={"language": "en", "perplexity": d["metadata"]["perplexity"]}))
+        for i, d in enumerate(docs)
+    ]  # fmt: skip
+    assert len(docs) == 20 and [g.metadata["bucket"] for g in got] == [d["metadata"]["bucket"] for d in docs]

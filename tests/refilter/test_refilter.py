@@ -172,6 +172,37 @@ def test_c4_language_threshold_equals_full_rerun(
     assert stats["conservation_ok"] and stats["settings"]["badwords_list"]
 
 
+@pytest.fixture(scope="module")
+def annotated_github(sample_world, sample_models, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("annotated_github")
+    _corpus(sample_world, sample_models, out, "--annotate", source="github")
+    return out
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["github.max_mean_line_length=200.0"],  # looser: a dropped file is kept
+        ["github.min_alpha_per_token=3.2", "github.min_alnum_fraction=0.52"],  # stricter: kept files drop
+    ],
+    ids=["looser", "stricter"],
+)
+def test_github_quality_thresholds_equal_full_rerun(
+    annotated_github, sample_world, sample_models, tmp_path, sets
+):
+    """GitHub's quality rules are its last stage: the cleaned files it dropped (stored with their
+    four statistics) and the kept ones are re-decided; the lines entering it are the run's."""
+    args = [a for s in sets for a in ("--set", s)]
+    full = tmp_path / "full"
+    _corpus(sample_world, sample_models, full, "--annotate", *args, source="github")
+    out = tmp_path / "refiltered"
+    refilter_run(["--corpus", str(annotated_github), "--out", str(out), *args, *BEAM])
+    assert _ids(out, "docs", "github") != _ids(annotated_github, "docs", "github")  # files moved
+    expected, actual = _outputs(full, "github"), _outputs(out, "github")
+    assert sorted(actual) == sorted(expected)
+    assert [k for k in expected if expected[k] != actual[k]] == []
+
+
 def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
     """Refilter's output is itself annotated: 0.25 then back to 0.5 in place is the original run.
     In place, the source's dropped/ (old thresholds) is removed."""
@@ -193,7 +224,7 @@ def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
         ("ccnet.dedup_scope=dump", "ccnet.dedup_scope", "line dedup"),
         ("ccnet.scoring=line", "ccnet.scoring", "LMs must run again"),
         ('ccnet.languages=["en", "de"]', "ccnet.languages", "['de']"),
-        ("github.min_alnum_fraction=0.3", "github.min_alnum_fraction", "[github]"),
+        ("books.threshold=0.5", "books.threshold", "[books]"),
         ("ccnet.lid_threshold=high", "lid_threshold", "expected a number"),
         ("ccnet.cutoffs=run2", "cutoffs", "unknown preset"),
     ],
@@ -215,6 +246,20 @@ def test_refused_settings_are_one_line(annotated, setting, named, why, capsys):
 )
 def test_refused_c4_settings_are_one_line(annotated_c4, setting, why, capsys):
     assert refilter_main(["--corpus", str(annotated_c4), "--set", setting, *BEAM]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and setting.split("=")[0] in err and why in err, err
+
+
+@pytest.mark.parametrize(
+    ("setting", "why"),
+    [
+        ("github.remove_boilerplate=false", "changes the text"),
+        ("github.token_mode=pretoken", "the score itself"),
+        ('github.licenses=["mit"]', "before the quality rules"),
+    ],
+)
+def test_refused_github_settings_are_one_line(annotated_github, setting, why, capsys):
+    assert refilter_main(["--corpus", str(annotated_github), "--set", setting, *BEAM]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and setting.split("=")[0] in err and why in err, err
 

@@ -117,3 +117,26 @@ def test_c4_page_dropped_after_line_dedup_names_the_owner_of_most_of_its_lines(t
         ("too_few_sentences", "line_dedup", docs[2].id)
     ]
     assert dropped[0]["duplicate_of"] == docs[1].id
+
+
+def test_shuffle_volume_measures_what_the_ledger_adds():
+    """`shuffle_volume`'s "ledger" design: a digest copy and a page of nothing but shared lines are
+    named through small records (no document body), and a run without copies adds nothing."""
+    from lamina.pipelines.shuffle_volume import measure
+
+    def page(i, digest, text):
+        meta = {"digest": digest, "dump": "D", "file": "f", "record": i}
+        return Document(stable_id("commoncrawl", str(i)), "commoncrawl", text, meta)
+
+    body = "Skip to content\nthe own sentence of the first page"
+    docs = [page(0, "sha1:A", body), page(1, "sha1:A", body), page(2, "sha1:B", "Skip to content\nMenu"),
+            page(3, "sha1:C", "Skip to content\nMenu\nwords of its own")]  # fmt: skip
+    _, shuffles = measure(docs)
+    by = {s.stage.split(" (")[0]: s for s in shuffles if s.design == "ledger"}
+    assert not any(s.bodies for s in by.values())
+    assert by["digest: join_salts values"].elements == 1  # the one shared digest's winner
+    assert by["digest: salts_per_key"].elements == 1  # its one copy
+    assert by["lines: salts_per_key"].elements == 2  # page 2's two lines, both shared with page 3
+    assert by["join_original"].elements == 2 * 2  # the copy and page 2: row + original each
+    _, alone = measure([docs[0], docs[3]])
+    assert sum(s.elements for s in alone if s.design == "ledger") == 1  # "Skip to content" value only
