@@ -19,6 +19,7 @@ BENCHES = {
     "block": ("lamina.bench.block", "activation bytes and step time per checkpointing mode"),
     "train": ("lamina.bench.train", "trainer tokens/s vs a Hugging Face LlamaForCausalLM step"),
     "scale": ("lamina.bench.scale", "corpus on 1x/10x/100x worlds: docs/s/core, memory, 1 vs 2"),
+    "books": ("lamina.bench.books", "books near-dup clusters: components vs gathered edges, wall + shuffle"),
     "refilter": ("lamina.bench.refilter", "lamina refilter vs the full rerun; --annotate vs a plain run"),
     "datatrove": (
         "lamina.bench.datatrove",

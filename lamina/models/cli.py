@@ -108,13 +108,16 @@ def _duplicate_lines(files: list[str]):
     return values[counts > 1]
 
 
-def _split_web_by_language(files: list[str], lid_path: Path | None, languages: list[str], tmp: Path) -> dict:
+def _split_web_by_language(
+    files: list[str], lid_path: Path | None, languages: list[str], tmp: Path
+) -> tuple[dict, set]:
     """The cutoff sample: each web page as a CCNet run scores it, its text appended to
     `<tmp>/<lang>.jsonl` (at most MAX_CUTOFF_DOCS per language). Like the pipeline: pages under 300
     characters and exact copies (digest) are left out, lines occurring more than once among the
     pages are removed (cc_net's line dedup: a page left with no line is left out), then the language
     (its `language` field, else the LID at cc_net's 0.5 on the deduplicated text). Two passes over
-    `files`: line hashes first, then the pages."""
+    `files`: line hashes first, then the pages. Returns (pages per language, the languages whose pages
+    were taken without a language check: one language, no `language` field and no LID model)."""
     import numpy as np
 
     from lamina.filters.langid import LanguageIdentifier
@@ -123,6 +126,7 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
     dups = _duplicate_lines(files)
     lid = LanguageIdentifier(lid_path) if lid_path and lid_path.is_file() else None
     counts: dict[str, int] = {}
+    assumed: set[str] = set()
     handles = {}
     try:
         for doc in _cutoff_candidates(files):
@@ -138,7 +142,8 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
                 lang, score = lid.predict(text.replace("\n", " "))
                 lang = lang if score >= 0.5 else ""
             if not lang and lid is None and len(languages) == 1:
-                lang = languages[0]
+                lang = languages[0]  # no LID to ask: the pages are taken as the one language's
+                assumed.add(lang)
             if lang not in languages or counts.get(lang, 0) >= MAX_CUTOFF_DOCS:
                 continue
             if lang not in handles:
@@ -148,7 +153,7 @@ def _split_web_by_language(files: list[str], lid_path: Path | None, languages: l
     finally:
         for h in handles.values():
             h.close()
-    return counts
+    return counts, assumed
 
 
 def _check_dumps(dumps: list[Path], languages: list[str] | None) -> None:
@@ -250,10 +255,10 @@ def train_all(
         with tempfile.TemporaryDirectory() as tmp:
             if cut_list:
                 progress.say(f"lm: sorting {len(cut_list)} web file(s) by language for the cutoffs")
-            counts = (
+            counts, assumed = (
                 _split_web_by_language(cut_list, out / "lid" / "lid.bin", langs, Path(tmp))
                 if cut_list
-                else {}
+                else ({}, set())
             )
             names = ", ".join(Path(f).name for f in cut_list[:3]) + (" ..." if len(cut_list) > 3 else "")
             for lang in langs:
@@ -262,7 +267,8 @@ def train_all(
                 pages = progress.counted(iter_documents(dumps, lang), f"lm {lang}: pages")
                 cards["lm"][lang] = train_lm(
                     lang, pages, out, lm, {"wikipedia": files},
-                    cutoff_docs=_texts(Path(tmp) / f"{lang}.jsonl"), cutoff_source=names,
+                    cutoff_docs=_texts(Path(tmp) / f"{lang}.jsonl"),
+                    cutoff_source=names + (" (language not checked: no LID model)" if lang in assumed else ""),
                 )  # fmt: skip
                 done("lm", f"lm/{lang}.*")
             summary["cutoff_pages_per_language"] = counts

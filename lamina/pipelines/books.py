@@ -8,22 +8,27 @@ Near-duplicate removal (`lamina.filters.books`), as Beam steps that never put ev
 worker:
 1. signatures: MinHash (128 permutations) of each book's 6-character shingles, one book per call,
    in parallel;
-2. LSH banding as a shuffle: each signature is cut into `bands` x `rows` (datasketch's optimal split
-   for the Jaccard threshold); key (band, band bytes) -> books; GroupByKey;
-3. candidates that share a bucket are verified by their estimated Jaccard (>= threshold) -> edges;
-   edges are de-duplicated (a pair can share several bands);
+2. LSH banding: each signature is cut into `bands` x `rows` (datasketch's optimal split for the
+   Jaccard threshold); key (band, band bytes) -> the book's (node, key, signature);
+3. candidates that share a bucket are verified by their estimated Jaccard (>= threshold) -> edges
+   (`BucketEdges`): a combine keeps each bucket's count and its `star_bucket_size + 1` smallest
+   members; a bucket of up to `star_bucket_size` books compares all its pairs, a larger one (e.g.
+   thousands of copies of one text) compares each member with its smallest book only (a star:
+   linear work; a pair that does not involve the smallest is then found only through another band),
+   the smallest sent to the members by a salted lookup. Edges are de-duplicated (a pair can share
+   several bands);
 4. clusters: the connected components of the edges (`NearDuplicateClusters`: label-propagation
    rounds in Beam, `lamina.pipelines.components`) -> book -> cluster representative, the book of
    smallest `book_rank` (natural order of the file name: the earliest edition), and the largest
-   estimated Jaccard of the book's edges; no list of a cluster's members or of the edges is built;
+   estimated Jaccard of the book's edges;
 5. near_duplicate stage: each book joins its cluster by node (one shuffle of the bodies, one
    (representative, Jaccard) record per book of an edge); every book that is not its cluster's
    representative is dropped ("near-duplicate of <key> (estimated Jaccard J)").
-Scaling: steps 1-3 are embarrassingly parallel / a shuffle; step 4 holds about sqrt(books) small
-records per group (components.py); step 5 one book and its record per group. A bucket holding very many books (e.g. thousands of copies of one text) makes a
-quadratic number of comparisons in its worker; such buckets compare each member with the bucket's
-smallest book only (a star: linear work; a pair in such a bucket that does not involve its
-smallest book is then found only through another band), see `_bucket_edges`.
+What a worker holds: step 1 one book; step 3 at most `star_bucket_size + 1` signatures (~1 KB each)
+per bucket accumulator, or one lookup group (about sqrt(books) records, components.py); step 4
+about sqrt(books) small records per group; step 5 one book and its record. No list of a bucket's or
+a cluster's members, of the edges or of the signatures is ever built, and nothing is broadcast but
+one integer per cluster round.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from lamina.pipelines.accounting import (
     group_size,
     text_length,
 )
-from lamina.pipelines.components import ConnectedComponents
+from lamina.pipelines.components import ConnectedComponents, Lookup, default_fan
 from lamina.pipelines.readers import (
     READ,
     expand_inputs,
@@ -143,7 +148,8 @@ def _bands(item, bands: int, rows: int):
 
 
 def _bucket_edges(kv, threshold: float, star_size: int):
-    """Verified near-duplicate pairs (smaller node, larger node, jaccard) among one bucket's books."""
+    """Verified near-duplicate pairs (smaller node, larger node, jaccard) among one bucket's books,
+    from the list of them: the plain reference of `BucketEdges` (tests)."""
     _, items = kv
     items = sorted(items, key=lambda it: it[0])
     group_size().update(len(items), sum(len(it[2]) for it in items))
@@ -159,6 +165,87 @@ def _bucket_edges(kv, threshold: float, star_size: int):
         jac = nd.estimated_jaccard(sigs[i], sigs[j])
         if jac >= threshold:
             yield (items[i][0], items[i][1]), (items[j][0], items[j][1]), round(jac, 4)
+
+
+class _SmallestK(beam.CombineFn):
+    """(count, the k smallest items by node) of one LSH bucket: an accumulator of at most k items
+    (~1 KB each), however many books share the bucket."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def create_accumulator(self):
+        return 0, []
+
+    def add_input(self, acc, item):
+        n, items = acc
+        return n + 1, sorted([*items, item], key=_by_node)[: self.k]
+
+    def merge_accumulators(self, accs):
+        n, items = 0, []
+        for m, its in accs:
+            n += m
+            items = sorted(items + its, key=_by_node)[: self.k]
+        return n, items
+
+    def extract_output(self, acc):
+        return acc
+
+
+def _by_node(item):
+    return item[0]
+
+
+def _verified(i, j, threshold: float):
+    """The edge (smaller node, larger node, jaccard) of two bucket members, if near-duplicates."""
+    jac = nd.estimated_jaccard(np.frombuffer(i[2], dtype=np.uint64), np.frombuffer(j[2], dtype=np.uint64))
+    if jac >= threshold:
+        yield (i[0], i[1]), (j[0], j[1]), round(jac, 4)
+
+
+def _small_bucket_edges(kv, threshold: float, star_size: int):
+    """Every pair of a bucket of 2..star_size books (all of them are in the summary)."""
+    _, (n, items) = kv
+    if not 2 <= n <= star_size:
+        return
+    group_size().update(len(items), sum(len(it[2]) for it in items))
+    for a in range(len(items)):
+        for b in range(a + 1, len(items)):
+            yield from _verified(items[a], items[b], threshold)
+
+
+def _star_edges(answer, threshold: float):
+    """(member, smallest member of its large bucket or None) -> the member's edge to the smallest."""
+    item, first = answer
+    if first is not None and first[0] != item[0]:
+        yield from _verified(first, item, threshold)
+
+
+class BucketEdges(beam.PTransform):
+    """((band, band bytes), (node, key, signature)) -> verified edges, what `_bucket_edges` gives per
+    bucket, with no list of a bucket's members: a combine keeps each bucket's count and its
+    `star_size + 1` smallest members (at most ~65 KB of signatures); a bucket of 2..star_size books
+    compares all pairs of those; a larger one (thousands of copies of one text) compares each member
+    with its smallest, sent to the members by a salted `Lookup` (about sqrt(books) records a group)."""
+
+    def __init__(self, threshold: float, star_size: int, fan: int):
+        super().__init__()
+        self.threshold, self.star_size, self.fan = threshold, star_size, fan
+
+    def expand(self, keyed):
+        summary = keyed | "bucket_summary" >> beam.CombinePerKey(_SmallestK(self.star_size + 1))
+        small = summary | "verify_candidates" >> beam.FlatMap(
+            _small_bucket_edges, threshold=self.threshold, star_size=self.star_size
+        )
+        firsts = summary | "large_buckets" >> beam.FlatMap(
+            lambda kv, k=self.star_size: [(kv[0], kv[1][1][0])] if kv[1][0] > k else []
+        )
+        star = (
+            {"value": firsts, "req": keyed}
+            | "to_first" >> Lookup(self.fan, "first")
+            | "verify_star" >> beam.FlatMap(_star_edges, threshold=self.threshold)
+        )
+        return (small, star) | "bucket_edges" >> beam.Flatten()
 
 
 def _resolve(edges: list) -> dict:
@@ -251,9 +338,7 @@ class BooksSource(beam.PTransform):
             docs
             | "signatures" >> beam.Map(_signature, num_perm=cfg.num_perm)
             | "bands" >> beam.FlatMap(_bands, bands=bands, rows=rows)
-            | "group_buckets" >> beam.GroupByKey()
-            | "verify_candidates"
-            >> beam.FlatMap(_bucket_edges, threshold=threshold, star_size=cfg.star_bucket_size)
+            | "buckets" >> BucketEdges(threshold, cfg.star_bucket_size, default_fan(len(self.files)))
             | "distinct_edges" >> beam.Distinct()
         )
         hits = edges | "clusters" >> NearDuplicateClusters(len(self.files), cfg.cluster_rounds)

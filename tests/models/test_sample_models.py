@@ -134,3 +134,7 @@ def test_languages_option_restricts_the_language_models(sample_world, tmp_path):
         "de.sp.model",
     ]
     assert not (tmp_path / "lid").exists() and not (tmp_path / "wikiref").exists()
+    # no LID model to tell the sample's multilingual pages apart: the card says its cutoff sample's
+    # language was not checked
+    origin = json.loads((tmp_path / "lm" / "de.card.json").read_text())["cutoffs"]["origin"]
+    assert origin.endswith("(language not checked: no LID model)"), origin

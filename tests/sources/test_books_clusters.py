@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 
 import apache_beam as beam
+import numpy as np
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
@@ -172,3 +173,54 @@ def test_a_long_path_and_a_large_star_never_form_a_large_group():
     groups, largest = largest_group(result)
     fan = components.default_fan(2 * n + 1)  # 55
     assert groups > n and largest <= 2 * fan, (groups, largest, fan)
+
+
+def bucket_items(rng, n: int, prefix: str, base: np.ndarray, changed: int) -> list:
+    """n books whose signatures are `base` with `changed` random positions redrawn (near-duplicates
+    of each other when `changed` is small)."""
+    items = []
+    for i in range(n):
+        sig = base.copy()
+        pos = rng.sample(range(len(sig)), changed)
+        sig[pos] = [rng.getrandbits(63) for _ in pos]
+        node, key = vertex(i, prefix)
+        items.append((node, key, sig.tobytes()))
+    return items
+
+
+def test_bucket_edges_equal_the_per_bucket_reference_small_and_star_buckets():
+    """Buckets of 1, 2, 4 (= star_size: all pairs), 5 and 40 books (> star_size: star around the
+    smallest), with near and far pairs, salted lookups (fan 3): the edges `_bucket_edges` gives."""
+    rng = random.Random(11)
+    nrng = np.random.default_rng(11)
+    buckets = {}
+    for b, (n, changed) in enumerate([(1, 0), (2, 5), (4, 10), (4, 60), (5, 8), (40, 8), (40, 70)]):
+        base = nrng.integers(0, 2**63, size=nd.NUM_PERM, dtype=np.uint64)
+        buckets[(b, b"x")] = bucket_items(rng, n, f"b{b}_", base, changed)
+    keyed = [(k, it) for k, items in buckets.items() for it in items]
+    threshold, star = nd.jaccard_threshold(0.9), 4
+    want = sorted({e for kv in buckets.items() for e in books._bucket_edges(kv, threshold, star)})
+    assert len(want) > 40 and any(len(items) > star for items in buckets.values())
+    p = in_process_pipeline()
+    edges = p | beam.Create(keyed) | books.BucketEdges(threshold, star, fan=3) | beam.Distinct()
+    assert_that(edges, equal_to(want))
+    p.run().wait_until_finish()
+
+
+@pytest.mark.slow
+def test_a_bucket_of_3000_copies_never_becomes_one_group():
+    """3,000 near-identical editions share one LSH bucket: the star around the smallest, and no group
+    above max(star_size + 1, 2 fan) records (the previous GroupByKey held all 3,000 signatures)."""
+    rng = random.Random(2)
+    base = np.random.default_rng(2).integers(0, 2**63, size=nd.NUM_PERM, dtype=np.uint64)
+    items = bucket_items(rng, 3000, "e", base, 4)
+    threshold, star, fan = nd.jaccard_threshold(0.9), 64, components.default_fan(3000)
+    want = sorted(books._bucket_edges(((0, b"x"), items), threshold, star))
+    assert len(want) == 2999
+    p = in_process_pipeline()
+    edges = p | beam.Create([((0, b"x"), it) for it in items]) | books.BucketEdges(threshold, star, fan)
+    assert_that(edges, equal_to(want))
+    result = p.run()
+    result.wait_until_finish()
+    _, largest = largest_group(result)
+    assert largest <= max(star + 1, 2 * fan), (largest, fan)
