@@ -174,12 +174,16 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             check_conservation(new, new_path)
         except ConservationError as e:
             raise RefilterError(f"{e} (is {corpus}/{cp.ANNOTATED}/{source}/ complete?)") from None
+        # the source's dropped/ and ledger/ describe the old thresholds: _promote removes them
+        stale = [
+            d for d in (f"{out}/dropped/{source}", f"{out}/ledger/source={source}") if FileSystems.exists(d)
+        ]
         cp._promote(staging, out, source)
         cp._prune_empty(staging)
         seconds = time.monotonic() - clock
         record = _record(original, corpus, source, table, cfg, argv, p.options, started, seconds)
         write_run_record(out, merge_runs(read_run_file(out), record))
-        results[source] = {"stats": new, "seconds": seconds, "run_seconds": run_seconds}
+        results[source] = {"stats": new, "seconds": seconds, "run_seconds": run_seconds, "removed": stale}
     return results
 
 
@@ -200,4 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         if r["run_seconds"]:
             took += f", the corpus run it comes from {r['run_seconds']:.1f} s (run.json): {r['seconds'] / r['run_seconds']:.2f}x"
         print(f"  {took}")
+        for d in r["removed"]:
+            print(f"  removed {d} (it described the old thresholds; rerun lamina corpus to have it again)")
     return 0

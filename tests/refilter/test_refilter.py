@@ -203,7 +203,7 @@ def test_github_quality_thresholds_equal_full_rerun(
     assert [k for k in expected if expected[k] != actual[k]] == []
 
 
-def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
+def test_refilter_chains_and_runs_in_place(annotated, tmp_path, capsys):
     """Refilter's output is itself annotated: 0.25 then back to 0.5 in place is the original run.
     In place, the source's dropped/ (old thresholds) is removed."""
     work = tmp_path / "work"
@@ -211,6 +211,7 @@ def test_refilter_chains_and_runs_in_place(annotated, tmp_path):
     (work / "dropped" / SOURCE).mkdir(parents=True)
     (work / "dropped" / SOURCE / "language-00000-of-00001.jsonl.gz").write_bytes(b"stale")
     assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.25", *BEAM]) == 0
+    assert f"removed {work}/dropped/{SOURCE}" in capsys.readouterr().out
     assert _outputs(work) != _outputs(annotated)
     assert not (work / "dropped" / SOURCE).exists() and not (work / ".staging").exists()
     assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.5", *BEAM]) == 0
