@@ -214,25 +214,34 @@ def _small_bucket_edges(kv, threshold: float, star_size: int):
             yield from _verified(items[a], items[b], threshold)
 
 
-def _star_edges(answer, threshold: float):
-    """(member, smallest member of its large bucket or None) -> the member's edge to the smallest."""
-    item, first = answer
-    if first is not None and first[0] != item[0]:
-        yield from _verified(first, item, threshold)
+def _star_edges(kv, threshold: float):
+    """(node, {"item": [the book's (node, key, signature)], "first": [smallest members of the large
+    buckets it is in]}) -> its edges to them (a group: one signature + at most `bands` firsts)."""
+    _, g = kv
+    items, firsts = list(g["item"]), sorted(set(g["first"]), key=_by_node)
+    group_size().update(len(items) + len(firsts), sum(len(it[2]) for it in items + firsts))
+    for item in items:
+        for first in firsts:
+            if first[0] != item[0]:
+                yield from _verified(first, item, threshold)
 
 
 class BucketEdges(beam.PTransform):
-    """((band, band bytes), (node, key, signature)) -> verified edges, what `_bucket_edges` gives per
-    bucket, with no list of a bucket's members: a combine keeps each bucket's count and its
-    `star_size + 1` smallest members (at most ~65 KB of signatures); a bucket of 2..star_size books
-    compares all pairs of those; a larger one (thousands of copies of one text) compares each member
-    with its smallest, sent to the members by a salted `Lookup` (about sqrt(books) records a group)."""
+    """Signatures (node, key, signature) -> verified edges: per LSH bucket what `_bucket_edges` gives,
+    with no list of a bucket's members. A combine keeps each bucket's count and its `star_size + 1`
+    smallest members (an accumulator of at most ~65 signatures of ~1 KB); a bucket of 2..star_size
+    books compares all pairs of those. A larger one (thousands of copies of one text) compares each
+    member with its smallest: the memberships (small (node, key) records) look up their bucket's
+    smallest with a salted `Lookup` (about sqrt(books) records a group), and each book joins the
+    smallest members it got with its own signature by node (one signature + at most `bands` records)."""
 
-    def __init__(self, threshold: float, star_size: int, fan: int):
+    def __init__(self, threshold: float, bands: int, rows: int, star_size: int, fan: int):
         super().__init__()
-        self.threshold, self.star_size, self.fan = threshold, star_size, fan
+        self.threshold, self.bands, self.rows = threshold, bands, rows
+        self.star_size, self.fan = star_size, fan
 
-    def expand(self, keyed):
+    def expand(self, items):
+        keyed = items | "bands" >> beam.FlatMap(_bands, bands=self.bands, rows=self.rows)
         summary = keyed | "bucket_summary" >> beam.CombinePerKey(_SmallestK(self.star_size + 1))
         small = summary | "verify_candidates" >> beam.FlatMap(
             _small_bucket_edges, threshold=self.threshold, star_size=self.star_size
@@ -240,9 +249,15 @@ class BucketEdges(beam.PTransform):
         firsts = summary | "large_buckets" >> beam.FlatMap(
             lambda kv, k=self.star_size: [(kv[0], kv[1][1][0])] if kv[1][0] > k else []
         )
-        star = (
-            {"value": firsts, "req": keyed}
+        members = keyed | "memberships" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+        got = (
+            {"value": firsts, "req": members}
             | "to_first" >> Lookup(self.fan, "first")
+            | "firsts" >> beam.FlatMap(lambda ans: [ans] if ans[1] is not None else [])
+        )
+        star = (
+            {"item": items | "by_node" >> beam.Map(lambda it: (it[0], it)), "first": got}
+            | "join_first" >> beam.CoGroupByKey()
             | "verify_star" >> beam.FlatMap(_star_edges, threshold=self.threshold)
         )
         return (small, star) | "bucket_edges" >> beam.Flatten()
@@ -337,8 +352,8 @@ class BooksSource(beam.PTransform):
         edges = (
             docs
             | "signatures" >> beam.Map(_signature, num_perm=cfg.num_perm)
-            | "bands" >> beam.FlatMap(_bands, bands=bands, rows=rows)
-            | "buckets" >> BucketEdges(threshold, cfg.star_bucket_size, default_fan(len(self.files)))
+            | "buckets"
+            >> BucketEdges(threshold, bands, rows, cfg.star_bucket_size, default_fan(len(self.files)))
             | "distinct_edges" >> beam.Distinct()
         )
         hits = edges | "clusters" >> NearDuplicateClusters(len(self.files), cfg.cluster_rounds)

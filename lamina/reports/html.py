@@ -344,11 +344,13 @@ def distribution_page_data(s: SourceStats, thresholds: dict) -> dict:
     source (report.json's `pages.<source>.distributions`)."""
     out = {}
     for name, d in sorted(s.distributions.items()):
+        marks = thresholds.get(name, {})
+        cuts = [m["value"] for ms in marks.values() for m in ms]
         out[name] = {
             "stage": d.stage,
             "of": d.of,
-            "histogram": plots.stage_histogram_data(d, _log_axis(name)),
-            "thresholds": thresholds.get(name, {}),
+            "histogram": plots.stage_histogram_data(d, _log_axis(name), cuts),
+            "thresholds": marks,
         }
     return out
 
@@ -357,8 +359,9 @@ def _population(name: str, d: dict) -> str:
     stage = f"<code>{escape(d['stage'])}</code>" if d["stage"] else "the pipeline"
     if d["of"] == "all":
         return (
-            f"Every document that reached {stage}, stacked by its outcome there (kept, its bucket, or "
-            "the reason it was dropped)."
+            f"Every document that reached {stage}, by its outcome there (kept, its bucket, or the "
+            "reason it was dropped): stacked, or overlaid on a log axis in a panel where one outcome's "
+            "tallest bar is under 1/30 of the tallest (the y-axis label says which)."
         )
     if d["of"] == "kept":
         return f"The documents {stage} kept (no drop is decided on this quantity)."

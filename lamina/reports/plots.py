@@ -209,16 +209,20 @@ def outcome_order(outcomes: dict[str, dict]) -> list[str]:
     return kept + dropped
 
 
-def stage_histogram_data(dist, log_x: bool = False) -> dict:
+def stage_histogram_data(dist, log_x: bool = False, cuts: list[float] = ()) -> dict:
     """The numbers a stacked histogram of a `stats.Distribution` draws: {"edges", "log", "groups":
     {group: {"n", "outcomes": {outcome: {"kept", "n", "sampled", "counts"}}}}}. Shared edges over
     every value of every group, so each value falls in a bin; `counts` bin the sampled values (they
     sum to `sampled`); `n` is the outcome's true number of documents. A bar's height is
-    counts x n / sampled: documents, estimated from the sample (exact where sampled == n)."""
+    counts x n / sampled: documents, estimated from the sample (exact where sampled == n).
+    `cuts` (the thresholds drawn) become bin edges too, so no bin straddles a threshold: the pages
+    C4 drops at 0.97-0.99 are not binned with those it keeps at 0.99-1."""
     values = dist.values()
     if not values:
         return {"edges": [], "log": False, "groups": {}}
     edges, use_log = bin_edges(values, log_x)
+    inside = {float(c) for c in cuts if edges[0] < c < edges[-1]} - set(edges)
+    edges = sorted({*edges, *inside})
     groups = {}
     for g, outcomes in dist.groups.items():
         out = {}
@@ -230,9 +234,11 @@ def stage_histogram_data(dist, log_x: bool = False) -> dict:
                 "sampled": len(oc.values),
                 "counts": [int(c) for c in counts],
             }
+        ordered = {o: out[o] for o in outcome_order(out)}
         groups[g] = {
             "n": sum(o.n for o in outcomes.values()),
-            "outcomes": {o: out[o] for o in outcome_order(out)},
+            "overlaid": overlaid(ordered),
+            "outcomes": ordered,
         }
     return {"edges": edges, "log": use_log, "groups": groups}
 
@@ -241,6 +247,18 @@ def heights(o: dict) -> list[float]:
     """Documents per bin of one outcome: its sampled counts scaled by n / sampled."""
     scale = o["n"] / o["sampled"] if o["sampled"] else 0.0
     return [c * scale for c in o["counts"]]
+
+
+OVERLAY_RATIO = 30  # an outcome whose tallest bar is this many times below the tallest one: overlay
+
+
+def overlaid(outcomes: dict[str, dict]) -> bool:
+    """Whether a panel draws its outcomes overlaid on a log axis instead of stacked on a linear one:
+    when one outcome's tallest bar is under 1/OVERLAY_RATIO of the tallest (a few hundred pages
+    dropped beside ten thousand kept would otherwise be a line of pixels)."""
+    peaks = [max(heights(v), default=0) for v in outcomes.values()]
+    peaks = [p for p in peaks if p > 0]
+    return len(peaks) > 1 and max(peaks) > OVERLAY_RATIO * min(peaks)
 
 
 def outcome_colors(h: dict) -> dict[str, str]:
@@ -282,12 +300,18 @@ def stacked_histogram(
         if h["log"]:
             ax.set_xscale("log")
         base = np.zeros(len(edges) - 1)
-        for o, v in h["groups"][g]["outcomes"].items():
-            top = base + np.array(heights(v))
+        outcomes = h["groups"][g]["outcomes"]
+        overlay = h["groups"][g].get("overlaid", False)
+        for o, v in outcomes.items():
+            hs = np.array(heights(v))
+            top = hs if overlay else base + hs
             state = "" if v["kept"] is None or o == "kept" else (" kept" if v["kept"] else " dropped")
-            ax.stairs(top, edges, baseline=base, fill=True, color=colors[o], alpha=0.9,
-                      label=f"{o}{state} (n={v['n']:,})")  # fmt: skip
+            ax.stairs(top, edges, baseline=0 if overlay else base, fill=True, color=colors[o],
+                      alpha=0.55 if overlay else 0.9, label=f"{o}{state} (n={v['n']:,})")  # fmt: skip
             base = top
+        if overlay:
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.5)
         marks = [(g, j, m) for j, m in enumerate((thresholds or {}).get(g, []))] if g else []
         marks += [("", j, m) for j, m in enumerate((thresholds or {}).get("", []))]
         for tg, j, m in marks:
@@ -296,7 +320,7 @@ def stacked_histogram(
             t = ax.annotate(text, (m["value"], 1), xycoords=("data", "axes fraction"), fontsize=8,
                             color="#222222", ha="left", va="top", rotation=90)  # fmt: skip
             t.set_gid(f"{gid}-threshold-{tg or 'all'}-{j}" + (f"-p{p}" if not tg and p else ""))
-        ax.set_ylabel("documents")
+        ax.set_ylabel("documents, overlaid (log)" if overlay else "documents, stacked")
         ax.legend(fontsize=7, title=f"{g} (n={h['groups'][g]['n']:,})" if g else None, title_fontsize=8,
                   loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # fmt: skip
     axes[0].set_title(title + (f" (+{len(hidden)} smaller groups not drawn)" if hidden else ""))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -57,6 +59,7 @@ def test_measure_counts_every_outcome_and_bounds_the_sample(tmp_path, monkeypatc
     docs = [
         Document(f"t/{i:04d}", "test", "x" * (i % 40), {"lang": "en" if i % 3 else "de"}) for i in range(300)
     ]
+    docs[0] = docs[0].with_metadata(lang="")  # no language found: its own group, not the ungrouped ""
     stats_path = str(tmp_path / "stats" / "test.json")
     with in_process_pipeline() as p:
         f = Funnel("test", "test")
@@ -71,7 +74,7 @@ def test_measure_counts_every_outcome_and_bounds_the_sample(tmp_path, monkeypatc
     assert dist["thresholds"] == [{"setting": "min_chars", "keep": "keep >="}]
     expect = {}
     for d in docs:
-        g, o = d.metadata["lang"], "too_short" if len(d.text) < 10 else "band"
+        g, o = d.metadata["lang"] or "(none)", "too_short" if len(d.text) < 10 else "band"
         expect.setdefault((g, "long" if o == "band" else o), []).append(len(d.text))
     got = {(g, o): v for g, os in dist["groups"].items() for o, v in os.items()}
     assert set(got) == set(expect)
@@ -277,3 +280,72 @@ def test_sampled_outcomes_keep_their_true_proportions():
     legacy = s.distributions["length"]
     assert (legacy.stage, legacy.of, list(legacy.groups[""])) == (None, None, ["recorded"])
     assert legacy.groups[""]["recorded"].n == 3
+
+
+def _train_lid(shared_data: Path, d: Path) -> Path:
+    """A small real fastText LID on lingua's sentences (en, de, fr, uk), trained in a child process
+    (fastText training after predictions in the same process can fail with NaN)."""
+    train = d / "train.txt"
+    with open(train, "w", encoding="utf-8") as f:
+        for lang in ("en", "de", "fr", "uk"):
+            lines = (
+                (shared_data / "multilingual" / "lingua_sentences" / f"{lang}.txt").read_text().splitlines()
+            )
+            for line in lines[:400]:
+                f.write(f"__label__{lang} {' '.join(line.split())}\n")
+    code = (
+        "import sys, fasttext\n"
+        "m = fasttext.train_supervised(input=sys.argv[1], epoch=25, lr=0.5, minn=2, maxn=4, dim=16, bucket=50_000,"
+        " wordNgrams=2, thread=1, seed=0, verbose=0)\n"
+        "m.save_model(sys.argv[2])\n"
+    )
+    model = d / "lid.bin"
+    proc = subprocess.run([sys.executable, "-c", code, str(train), str(model)], capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return model
+
+
+def test_real_c4_pages_dropped_by_language_id_are_drawn(shared_data, tmp_path):
+    """Google's real C4 pages through our C4 pipeline with a fastText LID at 0.99 (the setting under
+    which real C4 pages are dropped just below the line): the language_score distribution holds every
+    page that reached language id, the dropped ones included (the old plot took kept pages only), with
+    the funnel's counts; the report bins them left of the 0.99 line, which is a bin edge."""
+    from lamina.pipelines.corpus import run
+    from lamina.reports.cli import main as report_main
+    from tests.pipelines.conftest import FN_API_RUNNER, IN_PROCESS
+
+    lid = _train_lid(shared_data, tmp_path)
+    config = tmp_path / "c4.toml"
+    config.write_text(
+        f'[c4]\ninputs = ["json"]\nbadwords = "{shared_data / "c4" / "ldnoobw"}"\nlanguage_id = "fasttext"\n'
+        "fasttext_threshold = 0.99\n"
+    )
+    out = tmp_path / "out"
+    argv = ["--input", str(tmp_path), "--models", str(tmp_path / "no-models"), "--out", str(out),
+            "--config", str(config), "--sources", "c4", "--c4-input", str(shared_data / "c4"),
+            "--lid-model", str(lid), f"--runner={FN_API_RUNNER}", *IN_PROCESS]  # fmt: skip
+    st = run(argv).stats["c4"]
+    lang = next(s for s in st["funnel"] if s["stage"] == "language")
+    dist = st["distributions"]["language_score"]
+    assert (dist["stage"], dist["of"]) == ("language", "all")
+    outcomes = [o for os in dist["groups"].values() for o in os.values()]
+    assert sum(o["n"] for o in outcomes if o["kept"]) == lang["kept"] > 0
+    assert sum(o["n"] for o in outcomes if not o["kept"]) == lang["dropped"]["language"] > 0
+    en = dist["groups"]["en"]
+    near = [v for v in en["language"]["values"] if 0.9 <= v < 0.99]
+    assert near, en["language"]  # real English pages dropped just below the line are recorded
+    assert report_main(["--corpus", str(out)]) == 0
+    page = _json(out / "report" / "report.json")["pages"]["c4"]["distributions"]["language_score"]
+    h = page["histogram"]
+    assert 0.99 in h["edges"] and [m["value"] for m in page["thresholds"][""]] == [0.99]
+    assert [m["setting"] for m in page["thresholds"][""]] == ["fasttext_threshold"]
+    cut = h["edges"].index(0.99)
+    dropped_en = h["groups"]["en"]["outcomes"]["language"]
+    kept_en = h["groups"]["en"]["outcomes"]["kept"]
+    assert dropped_en["n"] == en["language"]["n"] and kept_en["n"] == en["kept"]["n"]
+    assert sum(dropped_en["counts"][:cut]) == dropped_en["sampled"]  # every en drop left of the line
+    assert sum(kept_en["counts"][cut:]) == kept_en["sampled"]  # every kept page right of it
+    assert h["groups"]["en"]["overlaid"]  # ~25 drops a bin beside ~900 kept: overlaid on a log axis
+    print(f"real C4, fastText LID >= 0.99: {lang['kept']} kept, {lang['dropped']['language']} dropped, "
+          f"{len(near)} English pages at 0.90-0.99")  # fmt: skip

@@ -197,28 +197,38 @@ def test_bucket_edges_equal_the_per_bucket_reference_small_and_star_buckets():
     for b, (n, changed) in enumerate([(1, 0), (2, 5), (4, 10), (4, 60), (5, 8), (40, 8), (40, 70)]):
         base = nrng.integers(0, 2**63, size=nd.NUM_PERM, dtype=np.uint64)
         buckets[(b, b"x")] = bucket_items(rng, n, f"b{b}_", base, changed)
-    keyed = [(k, it) for k, items in buckets.items() for it in items]
-    threshold, star = nd.jaccard_threshold(0.9), 4
-    want = sorted({e for kv in buckets.items() for e in books._bucket_edges(kv, threshold, star)})
-    assert len(want) > 40 and any(len(items) > star for items in buckets.values())
+    threshold, star, (bands, rows) = nd.jaccard_threshold(0.9), 4, nd.band_params(nd.jaccard_threshold(0.9))
+    items = [it for its in buckets.values() for it in its]
+    real = defaultdict(list)  # the LSH buckets these signatures fall in (each group shares many)
+    for it in items:
+        for key, member in books._bands(it, bands, rows):
+            real[key].append(member)
+    want = sorted({e for kv in real.items() for e in books._bucket_edges(kv, threshold, star)})
+    assert len(want) > 40 and any(len(its) > star for its in real.values())
     p = in_process_pipeline()
-    edges = p | beam.Create(keyed) | books.BucketEdges(threshold, star, fan=3) | beam.Distinct()
+    edges = p | beam.Create(items) | books.BucketEdges(threshold, bands, rows, star, fan=3) | beam.Distinct()
     assert_that(edges, equal_to(want))
     p.run().wait_until_finish()
 
 
 @pytest.mark.slow
 def test_a_bucket_of_3000_copies_never_becomes_one_group():
-    """3,000 near-identical editions share one LSH bucket: the star around the smallest, and no group
+    """3,000 copies of one text share all their LSH buckets: the star around the smallest, and no group
     above max(star_size + 1, 2 fan) records (the previous GroupByKey held all 3,000 signatures)."""
     rng = random.Random(2)
     base = np.random.default_rng(2).integers(0, 2**63, size=nd.NUM_PERM, dtype=np.uint64)
-    items = bucket_items(rng, 3000, "e", base, 4)
+    items = bucket_items(rng, 3000, "e", base, 0)  # identical copies: all share their 9 buckets
     threshold, star, fan = nd.jaccard_threshold(0.9), 64, components.default_fan(3000)
+    bands, rows = nd.band_params(threshold)
     want = sorted(books._bucket_edges(((0, b"x"), items), threshold, star))
     assert len(want) == 2999
     p = in_process_pipeline()
-    edges = p | beam.Create([((0, b"x"), it) for it in items]) | books.BucketEdges(threshold, star, fan)
+    edges = (
+        p
+        | beam.Create(items)
+        | books.BucketEdges(threshold, bands, rows, star, fan)
+        | beam.Distinct()  # the copies share most of their 9 buckets: each edge found in each
+    )
     assert_that(edges, equal_to(want))
     result = p.run()
     result.wait_until_finish()
