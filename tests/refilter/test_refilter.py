@@ -285,3 +285,22 @@ def test_refuses_a_run_without_annotations_or_a_lost_store(annotated, tmp_path, 
     assert len(err.splitlines()) == 1 and "conservation fails" in err and "annotated/commoncrawl" in err
     assert refilter_main(["--corpus", str(tmp_path / "none"), "--set", "ccnet.lid_threshold=0.6"]) == 2
     assert "no statistics" in capsys.readouterr().err
+
+
+def test_dataflow_dry_run_builds_the_job(annotated, capsys):
+    """The refilter is a Beam pipeline like the run: Dataflow builds it offline (nothing written)."""
+    repo = Path(__file__).resolve().parents[2]
+    argv = ["--corpus", str(annotated), "--out", "gs://placeholder-bucket/refiltered", "--set",
+            "ccnet.lid_threshold=0.6", "--runner=DataflowRunner", "--project=placeholder-project",
+            "--region=us-central1", "--temp_location=gs://placeholder-bucket/tmp", "--dry_run=True",
+            f"--setup_file={repo / 'setup.py'}"]  # fmt: skip
+    job = refilter_run(argv)[SOURCE]["job"].job
+    names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
+    for stage in ("language", "perplexity", "buckets", "wikiref", "write_annotated", "write_stats"):
+        assert any(n == stage or n.endswith(f"/{stage}") or n.startswith(f"{stage}/") for n in names), stage
+
+
+def test_a_mistyped_option_is_one_line(annotated, capsys):
+    assert refilter_main(["--corpus", str(annotated), "--ot", "x", "--set", "ccnet.lid_threshold=0.6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--ot" in err and "--out" in err, err
