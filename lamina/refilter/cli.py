@@ -3,9 +3,10 @@
 Re-decides an annotated run (`lamina corpus --annotate`) under new threshold-only settings as a Beam
 pipeline (the run's runner options pass through), without its models: the kept documents, the
 annotated (threshold-dropped) documents and the statistics are written to OUT2 (default: in place,
-through a staging folder, replacing the source's previous outputs; the run's dropped/ and ledger/
-of that source describe the old thresholds and are removed). A setting it cannot change is refused
-in one line naming it (exit 2). It prints its time beside the time of the run that wrote OUT.
+through a staging folder, replacing the source's previous outputs; a ledger the run wrote is
+rewritten; the source's dropped/ describes the old thresholds and is removed). A setting it cannot
+change is refused in one line naming it (exit 2). It prints its time beside the original corpus
+run's (run.json).
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             if test_pipeline
             else cp._pipeline(cp.beam_options(args.runner, beam_args, run_cfg))
         )
-        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
+        ledger = bool(rf.list_ledger(corpus, source))  # the run's ledger is rewritten, not left stale
+        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first, ledger)
         if cp._dry_run(p):  # Dataflow's --dry_run=True: the job is built, nothing runs or is written
             results[source] = {"job": p.run()}
             continue
@@ -202,10 +204,11 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             check_conservation(new, new_path)
         except ConservationError as e:
             raise RefilterError(f"{e} (is {corpus}/{cp.ANNOTATED}/{source}/ complete?)") from None
-        # the source's dropped/ and ledger/ describe the old thresholds: _promote removes them
-        stale = [
-            d for d in (f"{out}/dropped/{source}", f"{out}/ledger/source={source}") if FileSystems.exists(d)
-        ]
+        # the source's dropped/ describes the old thresholds (and a ledger, when the run had none
+        # in --corpus): _promote removes them
+        stale = [d for d in (f"{out}/dropped/{source}",) if FileSystems.exists(d)]
+        if not ledger and rf.list_ledger(out, source):
+            stale.append(f"{out}/ledger/source={source}")
         cp._promote(staging, out, source)
         cp._prune_empty(staging)
         seconds = time.monotonic() - clock

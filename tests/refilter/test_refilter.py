@@ -304,3 +304,29 @@ def test_a_mistyped_option_is_one_line(annotated, capsys):
     assert refilter_main(["--corpus", str(annotated), "--ot", "x", "--set", "ccnet.lid_threshold=0.6"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--ot" in err and "--out" in err, err
+
+
+def _ledger_rows(root: Path, source: str = SOURCE) -> list[tuple]:
+    import pyarrow.parquet as pq
+
+    rows = []
+    for p in sorted((root / "ledger" / f"source={source}").glob("*.parquet")):
+        t = pq.read_table(p).to_pylist()
+        rows += [tuple(sorted(r.items())) for r in t]
+    return sorted(rows, key=repr)
+
+
+def test_refilter_rewrites_the_ledger_as_a_full_rerun_would(sample_world, sample_models, tmp_path):
+    """A run with --ledger: the refilter's ledger has a full rerun's rows (re-decided documents
+    anew, the earlier stages' drops copied from the run's ledger)."""
+    base = tmp_path / "base"
+    _corpus(sample_world, sample_models, base, "--annotate", "--ledger")
+    sets = ["--set", "ccnet.lid_threshold=0.3", "--set", "ccnet.wikiref_threshold=0.4"]
+    full = tmp_path / "full"
+    _corpus(sample_world, sample_models, full, "--annotate", "--ledger", *sets)
+    out = tmp_path / "refiltered"
+    refilter_run(["--corpus", str(base), "--out", str(out), *sets, *BEAM])
+    expected, got = _ledger_rows(full), _ledger_rows(out)
+    stats = json.loads((out / "stats" / f"{SOURCE}.json").read_text())
+    assert len(got) == stats["documents_in"] and got != _ledger_rows(base)
+    assert got == expected
