@@ -10,6 +10,7 @@ dependencies."""
 from __future__ import annotations
 
 import importlib
+import sys
 
 BENCHES = {
     "langid": ("lamina.bench.langid", "language id accuracy on real multilingual text"),
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             "usage: lamina bench [NAME ...]\n"
             + "\n".join(f"  {k:<{width}}  {v[1]}" for k, v in BENCHES.items())
         )
-        return 2 if unknown else 0
+        if unknown:
+            print(f"lamina bench: unknown benchmark(s) {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        return 0
     for name in names:
         module, what = BENCHES[name]
         print(f"\n== bench {name}: {what} ==", flush=True)

@@ -28,6 +28,14 @@ CCNET_EN_CUTOFFS = {"en": (340.0, 520.0)}
 CUTOFF_PRESETS = {"ccnet_en": CCNET_EN_CUTOFFS}
 
 
+def _check_probability(table: str, **thresholds: float) -> None:
+    """A score threshold is a probability: one above 1 would drop every document, a typo (`lid_threshold = 5`
+    for 0.5) that would otherwise empty the corpus without an error."""
+    for name, v in thresholds.items():
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{table}.{name} is a probability in [0, 1], not {v}")
+
+
 @dataclasses.dataclass(frozen=True)
 class CCNetConfig:
     max_bytes: int = 2_000_000  # bytes; a WET body longer than this is dropped unread (too_long)
@@ -64,6 +72,14 @@ class CCNetConfig:
         bad = set(self.keep_buckets) - {"head", "middle", "tail"}
         if bad:
             raise ValueError(f"ccnet.keep_buckets: unknown buckets {sorted(bad)}")
+        _check_probability(
+            "ccnet", lid_threshold=self.lid_threshold, wikiref_threshold=self.wikiref_threshold
+        )
+        low, high = self.cutoff_percentiles
+        if not 0 < low < high < 100:
+            raise ValueError(
+                f"ccnet.cutoff_percentiles must be two percents 0 < low < high < 100, not {[low, high]}"
+            )
 
     def given_cutoffs(self) -> dict[str, tuple[float, float]] | None:
         """Cutoffs given in the config (numbers or a preset); None for "model" and "run"."""
@@ -99,6 +115,7 @@ class C4PipelineConfig:
     def __post_init__(self):
         if self.language_id not in ("langdetect", "fasttext"):
             raise ValueError(f"c4.language_id must be 'langdetect' or 'fasttext', not {self.language_id!r}")
+        _check_probability("c4", lid_threshold=self.lid_threshold, fasttext_threshold=self.fasttext_threshold)
 
 
 @dataclasses.dataclass(frozen=True)

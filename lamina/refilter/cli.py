@@ -133,13 +133,21 @@ def _check_beam_args(beam_args: list[str]) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from lamina.pipelines.corpus import UsageError
+    from lamina.pipelines.corpus import _parser as corpus_parser
 
     known = set(PipelineOptions([]).get_all_options())
     ours = [o for a in _parser()._actions for o in a.option_strings if o.startswith("--")]
+    # `lamina corpus`'s own options (--sources, --models, ...) would pass to Beam and be ignored
+    corpus_only = {o for a in corpus_parser()._actions for o in a.option_strings if o.startswith("--")}
     for arg in beam_args:
         name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
         if not name or name in known or name.replace("-", "_") in known:
             continue
+        if f"--{name}" in corpus_only:
+            raise UsageError(
+                f"--{name} is a `lamina corpus` option, not one of refilter's ({', '.join(ours)}): "
+                "refilter re-decides the sources its --set tables name (ccnet.*: commoncrawl, c4.*: c4, github.*: github)"
+            )
         close = difflib.get_close_matches(f"--{name}", ours, n=1, cutoff=0.6)
         if close or "-" in name:
             hint = (

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     index = write_report(all_stats, out, data, extra)
     broken = [s.source for s in all_stats if not s.conserved]
-    print(f"report: {index}  ({len(all_stats)} sources)")
+    print(f"report: {index}  ({len(all_stats)} source{'' if len(all_stats) == 1 else 's'})")
     if broken:
         print(f"lamina report: warning: conservation broken for {', '.join(broken)}", file=sys.stderr)
     return 0

@@ -42,7 +42,9 @@ def test_lamina_bench_help_lists_every_benchmark_and_refuses_an_unknown_one(caps
     listed = re.findall(r"^  (\S+)\s", capsys.readouterr().out, flags=re.M)
     assert listed == list(bench.BENCHES)
     assert lamina(["bench", "nosuch"]) == 2  # the usage, and nothing runs
-    assert "usage: lamina bench" in capsys.readouterr().out
+    got = capsys.readouterr()
+    assert "usage: lamina bench" in got.out
+    assert got.err.strip() == "lamina bench: unknown benchmark(s) nosuch"  # which name was wrong
 
 
 def test_every_benchmark_is_documented_in_docs_benchmarks():

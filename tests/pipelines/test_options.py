@@ -29,6 +29,11 @@ def test_shipped_configs_load():
         ('[ccnet]\ndedup_scope = "shard"\n', "dedup_scope"),
         ('[ccnet]\ncutoffs = "ccnet_fr"\n', "unknown preset"),
         ('[ccnet]\nkeep_buckets = ["top"]\n', "unknown buckets"),
+        ("[ccnet]\nlid_threshold = 5\n", r"ccnet.lid_threshold is a probability in \[0, 1\], not 5"),
+        ("[ccnet]\nwikiref_threshold = -0.1\n", "ccnet.wikiref_threshold is a probability"),
+        ("[ccnet]\ncutoff_percentiles = [60, 30]\n", "cutoff_percentiles must be two percents"),
+        ("[c4]\nlid_threshold = 99\n", "c4.lid_threshold is a probability"),
+        ("[c4]\nfasttext_threshold = 1.5\n", "c4.fasttext_threshold is a probability"),
     ],
 )
 def test_config_mistakes_are_named(tmp_path, toml, message):

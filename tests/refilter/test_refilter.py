@@ -306,6 +306,15 @@ def test_a_mistyped_option_is_one_line(annotated, capsys):
     assert len(err.splitlines()) == 1 and "--ot" in err and "--out" in err, err
 
 
+def test_a_corpus_option_is_one_line_not_ignored(tmp_path, capsys):
+    """`--sources c4` (lamina corpus's) is not a Beam option to drop with a warning: the user meant
+    to choose a source, and refilter would re-decide another without a word."""
+    argv = ["--corpus", str(tmp_path), "--set", "ccnet.lid_threshold=0.6", "--sources", "c4"]
+    assert refilter_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--sources is a `lamina corpus` option" in err, err
+
+
 def _ledger_rows(root: Path, source: str = SOURCE) -> list[tuple]:
     import pyarrow.parquet as pq
 
