@@ -32,6 +32,7 @@ DROPPED = "dropped"
 TALLY = "tally"
 FILES = "files"  # the tallies ((FILES, matched | read | failed, error), n) of the input files
 MAX_DISTRIBUTION_VALUES = 10_000  # interfaces.md: at most 10,000 values per distribution group and outcome
+NO_GROUP = "(none)"  # the group of a document whose group value is empty (langdetect found no language)
 KEPT = "kept"  # the outcome of a kept document in a distribution (a dropped one's is its drop reason)
 SAMPLES_PER_REASON = 5
 SAMPLE_TEXT_CHARS = 1_000
@@ -431,7 +432,8 @@ class Funnel:
         }
 
         def tag(doc, outcome, is_kept):
-            return (name, group(doc) if group else "", outcome, is_kept), doc.id, value(doc)
+            g = (group(doc) or NO_GROUP) if group else ""  # "" is the ungrouped distribution's one group
+            return (name, g, outcome, is_kept), doc.id, value(doc)
 
         self.distributions.append(
             (

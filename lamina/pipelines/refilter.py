@@ -56,14 +56,22 @@ def file_tallies(files: dict) -> list[tuple[tuple[str, str, str], int]]:
     return out
 
 
-def _parse(element) -> Document:
+def _parse(element, strip: tuple[str, ...] = DECISION_FIELDS) -> Document:
     path, line = element
     try:
         doc = Document.from_json(line)
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a document line ({e})") from None
-    m = {k: v for k, v in doc.metadata.items() if k not in DECISION_FIELDS}
+    m = {k: v for k, v in doc.metadata.items() if k not in strip}
     return doc.replace(metadata=m)
+
+
+def list_ledger(corpus: str, source: str) -> list[str]:
+    """The Parquet files of a run's ledger of `source` (none when it wrote no ledger)."""
+    from lamina.pipelines.ledger import ledger_dir
+
+    found = FileSystems.match([f"{ledger_dir(corpus, source)}/*.parquet"])[0].metadata_list
+    return sorted(m.path for m in found)
 
 
 def list_files(folder: str) -> list[str]:
@@ -72,10 +80,14 @@ def list_files(folder: str) -> list[str]:
     return sorted(m.path for m in found)
 
 
-def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, first: str = "language"):
+def build(
+    p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, first: str = "language", ledger=False
+):
     """Apply the refilter of the run whose statistics are `stats` to pipeline `p`: read from
-    `corpus`, write under `out`. `cfg`: the new config of its table (CCNetConfig, C4PipelineConfig);
-    `cutoffs`: CCNet's fixed cutoffs to apply."""
+    `corpus`, write under `out`. `cfg`: the new config of its table (CCNetConfig, C4PipelineConfig,
+    GitHubPipelineConfig); `cutoffs`: CCNet's fixed cutoffs to apply. `ledger`: the run wrote one
+    (`--ledger`): the re-decided documents get new rows, the rows of the stages before `first`
+    are copied from the run's ledger (`copy_ledger_rows`)."""
     from lamina.pipelines.corpus import ANNOTATED, write_outputs
     from lamina.pipelines.writers import WriteDropped
 
@@ -95,7 +107,7 @@ def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, firs
         p
         | "files" >> beam.Create(files)
         | "read_lines" >> beam.io.ReadAllFromText(with_filename=True)
-        | "parse" >> beam.Map(_parse)
+        | "parse" >> beam.Map(_parse, strip=DECISION_FIELDS + _unscored(source, cfg))
     )
     kept, drops, name_of, settings = _scored(source, docs, funnel, cfg, cutoffs, stats.get("settings", {}))
     _ = (
@@ -103,7 +115,34 @@ def build(p, corpus: str, out: str, stats: dict, cfg, cutoffs: dict, limit, firs
         | "annotated_drops" >> beam.Flatten()
         | "write_annotated" >> WriteDropped(f"{out}/{ANNOTATED}/{source}", limit)
     )
-    return write_outputs(kept, funnel, source, out, name_of, settings, False, limit, False)
+    if ledger:
+        copy_ledger_rows(p, corpus, out, source, set(names[: names.index(first)]))
+    return write_outputs(kept, funnel, source, out, name_of, settings, False, limit, ledger)
+
+
+def copy_ledger_rows(p, corpus: str, out: str, source: str, stages: set[str]) -> None:
+    """The run's ledger rows of the documents `stages` dropped (they do not change) ->
+    `<out>/ledger/source=<source>/prefix-SSSSS-of-NNNNN.parquet`, beside the new rows. A worker
+    holds one row group at a time."""
+    from lamina.pipelines.ledger import arrow_schema, ledger_dir
+
+    _ = (
+        p
+        | "ledger_old_rows" >> beam.io.ReadFromParquet(f"{ledger_dir(corpus, source)}/*.parquet")
+        | "ledger_prefix_rows"
+        >> beam.Filter(lambda r, s=frozenset(stages): r["outcome"] != "kept" and r["stage"] in s)
+        | "ledger_prefix_parquet"
+        >> beam.io.WriteToParquet(
+            f"{ledger_dir(out, source)}/prefix", arrow_schema(), file_name_suffix=".parquet", codec="zstd"
+        )
+    )
+
+
+def _unscored(source: str, cfg) -> tuple[str, ...]:
+    """Annotations of a stage the new settings turn off: a full rerun would not have them."""
+    if source == "commoncrawl" and not cfg.wikiref:
+        return ("wiki_prob",)
+    return ()
 
 
 def _scored(source: str, docs, funnel: Funnel, cfg, cutoffs: dict, recorded: dict):

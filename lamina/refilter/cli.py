@@ -3,9 +3,10 @@
 Re-decides an annotated run (`lamina corpus --annotate`) under new threshold-only settings as a Beam
 pipeline (the run's runner options pass through), without its models: the kept documents, the
 annotated (threshold-dropped) documents and the statistics are written to OUT2 (default: in place,
-through a staging folder, replacing the source's previous outputs; the run's dropped/ and ledger/
-of that source describe the old thresholds and are removed). A setting it cannot change is refused
-in one line naming it (exit 2). It prints its time beside the time of the run that wrote OUT.
+through a staging folder, replacing the source's previous outputs; a ledger the run wrote is
+rewritten; the source's dropped/ describes the old thresholds and is removed). A setting it cannot
+change is refused in one line naming it (exit 2). It prints its time beside the original corpus
+run's (run.json).
 """
 
 from __future__ import annotations
@@ -124,8 +125,32 @@ def _record(original: dict | None, corpus, source, table, cfg, argv, options, st
     }
 
 
+def _check_beam_args(beam_args: list[str]) -> None:
+    """An option neither refilter nor Beam knows that looks like ours (dashes, close to a flag) is a
+    mistake, not a Beam option to drop with a warning (`--ot DIR`)."""
+    import difflib
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from lamina.pipelines.corpus import UsageError
+
+    known = set(PipelineOptions([]).get_all_options())
+    ours = [o for a in _parser()._actions for o in a.option_strings if o.startswith("--")]
+    for arg in beam_args:
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        if not name or name in known or name.replace("-", "_") in known:
+            continue
+        close = difflib.get_close_matches(f"--{name}", ours, n=1, cutoff=0.6)
+        if close or "-" in name:
+            hint = (
+                f" (did you mean {close[0]}?)" if close else f"; lamina refilter options: {', '.join(ours)}"
+            )
+            raise UsageError(f"unknown option --{name}{hint}")
+
+
 def run(argv: list[str], test_pipeline=None) -> dict:
-    """Refilter; returns {source: {"stats": ..., "seconds": s, "run_seconds": s or None}}."""
+    """Refilter; returns {source: {"stats": ..., "seconds": s, "run_seconds": s or None, "removed":
+    [stale folders]}}, or {source: {"job": the PipelineResult}} for a dry run (Dataflow)."""
     from apache_beam.io.filesystems import FileSystems
 
     from lamina.pipelines import corpus as cp
@@ -135,6 +160,7 @@ def run(argv: list[str], test_pipeline=None) -> dict:
     from lamina.reports.provenance import merge_runs, read_run_file, utc_now, write_run_record
 
     args, beam_args = _parser().parse_known_args(argv)
+    _check_beam_args(beam_args)
     cp.check_runner(args.runner)
     corpus = args.corpus.rstrip("/")
     out = (args.out or corpus).rstrip("/")
@@ -158,13 +184,17 @@ def run(argv: list[str], test_pipeline=None) -> dict:
         run_seconds = ((original or {}).get("refilter_of") or original or {}).get("seconds")
         started, clock = utc_now(), time.monotonic()
         staging = f"{out}/{cp.STAGING}"
-        cp._clear_staging(staging, [source])
         p = (
             test_pipeline()
             if test_pipeline
             else cp._pipeline(cp.beam_options(args.runner, beam_args, run_cfg))
         )
-        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first)
+        ledger = bool(rf.list_ledger(corpus, source))  # the run's ledger is rewritten, not left stale
+        rf.build(p, corpus, staging, stats, cfg, cutoffs, cp.shard_limit(run_cfg), first, ledger)
+        if cp._dry_run(p):  # Dataflow's --dry_run=True: the job is built, nothing runs or is written
+            results[source] = {"job": p.run()}
+            continue
+        cp._clear_staging(staging, [source])
         with progress.quiet_stderr():
             p.run().wait_until_finish()
         new_path = f"{staging}/stats/{source}.json"
@@ -174,10 +204,11 @@ def run(argv: list[str], test_pipeline=None) -> dict:
             check_conservation(new, new_path)
         except ConservationError as e:
             raise RefilterError(f"{e} (is {corpus}/{cp.ANNOTATED}/{source}/ complete?)") from None
-        # the source's dropped/ and ledger/ describe the old thresholds: _promote removes them
-        stale = [
-            d for d in (f"{out}/dropped/{source}", f"{out}/ledger/source={source}") if FileSystems.exists(d)
-        ]
+        # the source's dropped/ describes the old thresholds (and a ledger, when the run had none
+        # in --corpus): _promote removes them
+        stale = [d for d in (f"{out}/dropped/{source}",) if FileSystems.exists(d)]
+        if not ledger and rf.list_ledger(out, source):
+            stale.append(f"{out}/ledger/source={source}")
         cp._promote(staging, out, source)
         cp._prune_empty(staging)
         seconds = time.monotonic() - clock
@@ -197,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lamina refilter: {e}", file=sys.stderr)
         return 2
     for source, r in results.items():
+        if "job" in r:
+            print(f"{source}: dry run, the job was built and nothing ran")
+            continue
         st = r["stats"]
         drops = ", ".join(f"{k} {n}" for k, n in st["dropped"].items())
         print(f"{source}: {st['documents_in']} in, {st['documents_kept']} kept; dropped: {drops or 'none'}")

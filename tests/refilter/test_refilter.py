@@ -91,8 +91,10 @@ def test_annotate_mode_changes_no_output(annotated, sample_world, sample_models,
         ["ccnet.lid_threshold=0.25"],  # lower: pages LID dropped now meet the LM and the classifier
         ["ccnet.lid_threshold=0.999"],  # higher: kept pages drop as language
         ['ccnet.keep_buckets=["head"]', "ccnet.wikiref_threshold=0.1", "ccnet.lid_threshold=0.3"],
+        ["ccnet.cutoffs=run", "ccnet.lid_threshold=0.3"],  # p30/p60 recomputed from the new survivors
+        ["ccnet.wikiref=false"],  # a stage fewer
     ],
-    ids=["lid-lower", "lid-higher", "buckets-wikiref-lid"],
+    ids=["lid-lower", "lid-higher", "buckets-wikiref-lid", "run-cutoffs", "no-wikiref"],
 )
 def test_refilter_equals_full_rerun(annotated, sample_world, sample_models, tmp_path, sets, capsys):
     full = tmp_path / "full"
@@ -283,3 +285,48 @@ def test_refuses_a_run_without_annotations_or_a_lost_store(annotated, tmp_path, 
     assert len(err.splitlines()) == 1 and "conservation fails" in err and "annotated/commoncrawl" in err
     assert refilter_main(["--corpus", str(tmp_path / "none"), "--set", "ccnet.lid_threshold=0.6"]) == 2
     assert "no statistics" in capsys.readouterr().err
+
+
+def test_dataflow_dry_run_builds_the_job(annotated, capsys):
+    """The refilter is a Beam pipeline like the run: Dataflow builds it offline (nothing written)."""
+    repo = Path(__file__).resolve().parents[2]
+    argv = ["--corpus", str(annotated), "--out", "gs://placeholder-bucket/refiltered", "--set",
+            "ccnet.lid_threshold=0.6", "--runner=DataflowRunner", "--project=placeholder-project",
+            "--region=us-central1", "--temp_location=gs://placeholder-bucket/tmp", "--dry_run=True",
+            f"--setup_file={repo / 'setup.py'}"]  # fmt: skip
+    job = refilter_run(argv)[SOURCE]["job"].job
+    names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
+    for stage in ("language", "perplexity", "buckets", "wikiref", "write_annotated", "write_stats"):
+        assert any(n == stage or n.endswith(f"/{stage}") or n.startswith(f"{stage}/") for n in names), stage
+
+
+def test_a_mistyped_option_is_one_line(annotated, capsys):
+    assert refilter_main(["--corpus", str(annotated), "--ot", "x", "--set", "ccnet.lid_threshold=0.6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--ot" in err and "--out" in err, err
+
+
+def _ledger_rows(root: Path, source: str = SOURCE) -> list[tuple]:
+    import pyarrow.parquet as pq
+
+    rows = []
+    for p in sorted((root / "ledger" / f"source={source}").glob("*.parquet")):
+        t = pq.read_table(p).to_pylist()
+        rows += [tuple(sorted(r.items())) for r in t]
+    return sorted(rows, key=repr)
+
+
+def test_refilter_rewrites_the_ledger_as_a_full_rerun_would(sample_world, sample_models, tmp_path):
+    """A run with --ledger: the refilter's ledger has a full rerun's rows (re-decided documents
+    anew, the earlier stages' drops copied from the run's ledger)."""
+    base = tmp_path / "base"
+    _corpus(sample_world, sample_models, base, "--annotate", "--ledger")
+    sets = ["--set", "ccnet.lid_threshold=0.3", "--set", "ccnet.wikiref_threshold=0.4"]
+    full = tmp_path / "full"
+    _corpus(sample_world, sample_models, full, "--annotate", "--ledger", *sets)
+    out = tmp_path / "refiltered"
+    refilter_run(["--corpus", str(base), "--out", str(out), *sets, *BEAM])
+    expected, got = _ledger_rows(full), _ledger_rows(out)
+    stats = json.loads((out / "stats" / f"{SOURCE}.json").read_text())
+    assert len(got) == stats["documents_in"] and got != _ledger_rows(base)
+    assert got == expected

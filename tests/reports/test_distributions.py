@@ -59,6 +59,7 @@ def test_measure_counts_every_outcome_and_bounds_the_sample(tmp_path, monkeypatc
     docs = [
         Document(f"t/{i:04d}", "test", "x" * (i % 40), {"lang": "en" if i % 3 else "de"}) for i in range(300)
     ]
+    docs[0] = docs[0].with_metadata(lang="")  # no language found: its own group, not the ungrouped ""
     stats_path = str(tmp_path / "stats" / "test.json")
     with in_process_pipeline() as p:
         f = Funnel("test", "test")
@@ -73,7 +74,7 @@ def test_measure_counts_every_outcome_and_bounds_the_sample(tmp_path, monkeypatc
     assert dist["thresholds"] == [{"setting": "min_chars", "keep": "keep >="}]
     expect = {}
     for d in docs:
-        g, o = d.metadata["lang"], "too_short" if len(d.text) < 10 else "band"
+        g, o = d.metadata["lang"] or "(none)", "too_short" if len(d.text) < 10 else "band"
         expect.setdefault((g, "long" if o == "band" else o), []).append(len(d.text))
     got = {(g, o): v for g, os in dist["groups"].items() for o, v in os.items()}
     assert set(got) == set(expect)
