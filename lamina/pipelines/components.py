@@ -198,7 +198,7 @@ def _converged(labels, changed, rounds):
     if changed:
         raise NotConverged(
             f"near-duplicate clusters: {changed} labels still changed in the last of {rounds} rounds; "
-            "set a larger `cluster_rounds` in the books config"
+            "set [books] cluster_rounds higher, or 0 (from the number of books)"
         )
     return labels
 
