@@ -20,16 +20,18 @@ ones pass the labels through and shuffle nothing. If the last round still change
 fails (`NotConverged`) rather than give other clusters than union-find. Rounds needed, measured with
 the plain reference `rounds_needed` (the round that confirms included): paths of n vertices in
 sorted, reversed, random and zigzag order ceil(log2 n) + 1 (n = 10 .. 100,000; zigzag one more),
-stars 2-3, random trees and sparse random graphs fewer; `default_rounds` gives 2 ceil(log2(n + 1)) + 2.
+stars 2-3, random trees and sparse random graphs fewer; `default_rounds` gives ceil(log2(n + 1))
++ 3.
 
-`Lookup` is the one join of a round: many requests for one key's value (every edge of a hub, every
+`Lookup` is the join of a round (two per round): many requests for one key's value (every edge of a hub, every
 member of a component asking for its label's label). Requests are salted by a hash into `fan`
 sub-buckets; the value is first copied to the sub-buckets that exist, then each sub-bucket joins its
 copy. What one worker holds at most, per group: one value + the distinct sub-bucket ids of one key
 (<= fan), or one value + the requests of one sub-bucket (~ requests / fan; <= n / fan + a few
 sqrt(n / fan) with n the number of requests). With fan = ceil(sqrt(max vertices)) (`default_fan`)
 both are about sqrt(vertices) small records: a component of 10^4 vertices becomes groups of ~100,
-a star of 10^6 edges groups of ~1,000 -- never a list of a component or of all edges. Each group
+a star of 10^6 edges groups of ~1,000 -- never a list of a component or of all edges. Up to
+`DIRECT_JOIN_VERTICES` (1,024) a lookup is one plain join (fan 1: <= 1,024 records a group). Each group
 reports its size to `lamina.scale/group_elements` (`group_size()`).
 """
 
@@ -196,7 +198,7 @@ def _converged(labels, changed, rounds):
     if changed:
         raise NotConverged(
             f"near-duplicate clusters: {changed} labels still changed in the last of {rounds} rounds; "
-            "set a larger `cluster_rounds` in the books config"
+            "set [books] cluster_rounds higher, or 0 (from the number of books)"
         )
     return labels
 

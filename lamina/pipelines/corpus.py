@@ -26,6 +26,7 @@ import dataclasses
 import difflib
 import importlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -566,6 +567,14 @@ def main(argv: list[str] | None = None) -> int:
         stats = run(argv).stats
     except (ModelError, opts.ConfigError, InputError, UsageError, RunFailed) as e:
         print(f"lamina corpus: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        # books' cluster rounds ran out (`[books] cluster_rounds` too small): one line, not a
+        # worker traceback (the runner re-raises it, or wraps its text in a RuntimeError)
+        found = re.search(r"NotConverged: (.*?)(?: \[while running|$)", str(e), flags=re.M)
+        if found is None:
+            raise
+        print(f"lamina corpus: {found.group(1)}", file=sys.stderr)
         return 2
     out = args.out.rstrip("/")
     for s, st in stats.items():

@@ -19,7 +19,7 @@ from lamina.filters import books as nd
 from lamina.formats.gutenberg import decode_book, strip_gutenberg
 from lamina.pipelines import books, components
 from lamina.pipelines.writers import SCALE_NAMESPACE
-from tests.pipelines.conftest import in_process_pipeline
+from tests.pipelines.conftest import FN_API_RUNNER, in_process_pipeline
 
 
 def vertex(i: int, prefix: str = "pg") -> tuple:
@@ -234,3 +234,16 @@ def test_a_bucket_of_3000_copies_never_becomes_one_group():
     result.wait_until_finish()
     _, largest = largest_group(result)
     assert largest <= max(star + 1, 2 * fan), (largest, fan)
+
+
+def test_too_few_rounds_in_the_config_are_one_line_from_lamina_corpus(sample_world, tmp_path, capsys):
+    from lamina.pipelines.corpus import main
+
+    argv = ["--input", str(sample_world), "--out", str(tmp_path), "--sources", "books",
+            "--set", "books.cluster_rounds=1", f"--runner={FN_API_RUNNER}"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        "lamina corpus: near-duplicate clusters: 1 labels still changed in the last of 1 rounds; "
+        "set [books] cluster_rounds higher, or 0 (from the number of books)"
+    )
