@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 FNAPI = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
@@ -53,7 +54,11 @@ def main(argv: list[str]) -> int:
         from lamina.tokenize.train import TokenizerConfig, train
 
         config = TokenizerConfig(vocab_size=args.vocab_size, sample_chars=args.sample_chars, weights=weights)
-        model = train(args.corpus, config, Path(args.out) if args.out else None)
+        try:
+            model = train(args.corpus, config, Path(args.out) if args.out else None)
+        except (ValueError, FileNotFoundError) as e:  # no corpus, a vocabulary that cannot fit it
+            print(f"lamina tokenizer train: {e}", file=sys.stderr)
+            return 2
         print(f"tokenizer: {model} (vocab {args.vocab_size}; card {model.parent / 'card.json'})")
         return 0
 

@@ -18,6 +18,7 @@ import hashlib
 import heapq
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -207,16 +208,25 @@ def train_from_lines(
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=out_dir))
     try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines),
-            model_prefix=str(tmp / "tokenizer"),
-            vocab_size=vocab_size,
-            num_threads=num_threads or os.cpu_count() or 1,
-            input_sentence_size=0,  # the sample is already drawn; use all of it
-            shuffle_input_sentence=False,
-            minloglevel=2,
-            **spec,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines),
+                model_prefix=str(tmp / "tokenizer"),
+                vocab_size=vocab_size,
+                num_threads=num_threads or os.cpu_count() or 1,
+                input_sentence_size=0,  # the sample is already drawn; use all of it
+                shuffle_input_sentence=False,
+                minloglevel=2,
+                **spec,
+            )
+        except RuntimeError as e:  # a small corpus cannot fill the vocabulary: "... <= 5075."
+            most = re.search(r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)", str(e))
+            if most is None:
+                raise
+            raise ValueError(
+                f"vocab_size {vocab_size} is too large for this corpus' sample ({len(lines):,} lines): "
+                f"SentencePiece can make at most {most.group(1)} pieces of it; pass a smaller --vocab-size"
+            ) from None
         _clear_model_prefix(tmp / "tokenizer.model")
         for name in ("tokenizer.vocab", "tokenizer.model"):  # model last: its presence means done
             os.replace(tmp / name, out_dir / name)
