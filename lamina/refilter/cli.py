@@ -248,4 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {took}")
         for d in r["removed"]:
             print(f"  removed {d} (it described the old thresholds; rerun lamina corpus to have it again)")
+    from apache_beam.io.filesystems import FileSystems
+
+    args, _ = _parser().parse_known_args(argv)
+    out = (args.out or args.corpus).rstrip("/")
+    if any("stats" in r for r in results.values()) and FileSystems.exists(f"{out}/shards/manifest.json"):
+        # in place: the token shards (and `lamina pretrain` on them) still hold the old kept documents
+        print(
+            f"  {out}/shards/ hold the documents kept before: rerun `lamina tokenizer shards --corpus {out}`"
+        )
     return 0

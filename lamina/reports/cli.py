@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {index}  ({len(all_stats)} source{'' if len(all_stats) == 1 else 's'})")
     if broken:
         print(f"lamina report: warning: conservation broken for {', '.join(broken)}", file=sys.stderr)
+    for m in data["missing"]:
+        if "is stale" in m:
+            print(f"lamina report: warning: {m}", file=sys.stderr)
     return 0
 
 

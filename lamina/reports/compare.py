@@ -223,10 +223,10 @@ def render_compare(data: dict) -> str:
             svg = plots.histogram_from_data(h, f"{name.replace('_', ' ')}: A and B", name, gid=f"{s}-{name}")
             parts.append(f'<figure data-dist="{escape(name)}">{svg}</figure>')
         ch = c["changed_documents"]
-        if ch is None:
+        if ch is None and c["in"] == "both":  # a source in one run only has nothing to join
             parts.append('<p class="muted">Documents whose outcome changed: needs both runs\' ledgers '
                          "(<code>lamina corpus --ledger</code>).</p>")  # fmt: skip
-        else:
+        elif ch is not None:
             parts.append(f"<h3>Documents whose outcome changed: {ch['changed']:,}</h3>"
                          f'<p class="muted">Matched on the document {escape(ch["joined_on"])}.</p>')  # fmt: skip
             for t, v in ch["transitions"].items():

@@ -91,6 +91,20 @@ def source_row(s: SourceStats, manifest: dict | None, weights: dict[str, float],
     }
 
 
+def stale_shards(all_stats: list[SourceStats], manifest: dict | None) -> dict[str, tuple[int, int]]:
+    """{source: (documents the manifest sharded, incl. those dropped empty; documents the statistics
+    keep)} where they differ: the shards were written from other documents than these statistics'."""
+    out = {}
+    for s in all_stats:
+        m = ((manifest or {}).get("sources") or {}).get(s.source)
+        if not isinstance(m, dict) or not isinstance(m.get("documents"), int):
+            continue
+        sharded = m["documents"] + sum((m.get("dropped") or {}).values())
+        if sharded != s.documents_kept:
+            out[s.source] = (sharded, s.documents_kept)
+    return out
+
+
 def build_report_data(
     all_stats: list[SourceStats], corpus: Path, token_budget: float = LLAMA_TOKENS
 ) -> dict[str, Any]:
@@ -112,6 +126,18 @@ def build_report_data(
         from lamina.tokenize.mixture import LLAMA_WEIGHTS
 
         weights = dict(LLAMA_WEIGHTS)
+    stale = stale_shards(all_stats, manifest)
+    for src, (sharded, kept) in stale.items():
+        missing.append(
+            f"{src}'s tokens: shards/manifest.json is stale ({sharded:,} documents sharded, the statistics "
+            f"keep {kept:,}, e.g. after `lamina refilter` in place): rerun `lamina tokenizer shards`"
+        )
+    if stale:  # the stale sources' tokens are not this corpus' tokens, nor is the total
+        manifest = {
+            **manifest,
+            "tokens": None,
+            "sources": {k: v for k, v in manifest["sources"].items() if k not in stale},
+        }
     rows = [source_row(s, manifest, weights, token_budget) for s in all_stats]
     known = [r for r in rows if r["bytes_in"] is not None]
     return {

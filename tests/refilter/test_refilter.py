@@ -207,13 +207,17 @@ def test_github_quality_thresholds_equal_full_rerun(
 
 def test_refilter_chains_and_runs_in_place(annotated, tmp_path, capsys):
     """Refilter's output is itself annotated: 0.25 then back to 0.5 in place is the original run.
-    In place, the source's dropped/ (old thresholds) is removed."""
+    In place, the source's dropped/ (old thresholds) is removed, and stale shards are named."""
     work = tmp_path / "work"
     shutil.copytree(annotated, work)
     (work / "dropped" / SOURCE).mkdir(parents=True)
     (work / "dropped" / SOURCE / "language-00000-of-00001.jsonl.gz").write_bytes(b"stale")
+    (work / "shards").mkdir()
+    (work / "shards" / "manifest.json").write_text("{}")  # shards of the documents kept before
     assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.25", *BEAM]) == 0
-    assert f"removed {work}/dropped/{SOURCE}" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"removed {work}/dropped/{SOURCE}" in said
+    assert f"{work}/shards/ hold the documents kept before: rerun `lamina tokenizer shards" in said
     assert _outputs(work) != _outputs(annotated)
     assert not (work / "dropped" / SOURCE).exists() and not (work / ".staging").exists()
     assert refilter_main(["--corpus", str(work), "--set", "ccnet.lid_threshold=0.5", *BEAM]) == 0

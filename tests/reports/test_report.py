@@ -193,6 +193,35 @@ def test_broken_conservation_is_shown(tmp_path, capsys):
     assert "conservation broken for c4" in capsys.readouterr().err
 
 
+def test_stale_shards_are_said_not_shown_as_this_corpus_tokens(tmp_path, capsys):
+    """Shards written before the kept documents changed (`lamina refilter` in place keeps 400 of
+    the 450 the shards hold): their tokens are not this corpus', so the page says so and shows none
+    for that source (nor a total); a source whose shards match keeps its tokens."""
+    corpus = write_corpus(tmp_path, commoncrawl=ccnet_stats(), c4=c4_stats())
+    (corpus / "shards").mkdir()
+    manifest = {
+        "tokens": 9000,
+        "mixture": {"weights": {"commoncrawl": 0.8, "c4": 0.2}},
+        "sources": {
+            "commoncrawl": {"documents": 449, "dropped": {"empty": 1}, "shards": 1, "tokens": 7000},
+            "c4": {"documents": 148, "dropped": {"empty": 2}, "shards": 1, "tokens": 2000},
+        },
+    }
+    (corpus / "shards" / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["--corpus", str(corpus)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "commoncrawl's tokens: shards/manifest.json is stale (450 documents sharded, the statistics keep 400"
+        in err
+    )
+    assert "c4" not in err  # 148 + 2 dropped empty = 150 kept: current
+    data = json.loads((corpus / "report" / "report.json").read_text())
+    rows = {r["source"]: r for r in data["sources"]}
+    assert rows["commoncrawl"]["tokens_kept"] is None and rows["c4"]["tokens_kept"] == 2000
+    assert data["totals"]["tokens_kept"] is None
+    assert "is stale" in (corpus / "report" / "index.html").read_text(encoding="utf-8")
+
+
 def _without(key):
     d = c4_stats()
     del d[key]
