@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reports.browser import Browser, find_chromium
+
 
 def make_corpus(sample_world: Path, sample_models: Path, out: Path, *extra: str) -> Path:
     """What `make corpus` runs, into `out` (extra options go to `lamina corpus`)."""
@@ -26,3 +28,13 @@ def make_corpus(sample_world: Path, sample_models: Path, out: Path, *extra: str)
 def corpus_run(sample_world, sample_models, tmp_path_factory) -> Path:
     """One `make corpus` run on the sample world (its report at <run>/report/index.html)."""
     return make_corpus(sample_world, sample_models, tmp_path_factory.mktemp("make-corpus"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Debian's chromium is not installed (run `make chromium`, as root)")
+    b = Browser(binary)
+    yield b
+    b.close()

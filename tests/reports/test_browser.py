@@ -11,19 +11,8 @@ import json
 import pytest
 
 from lamina.reports.html import OVERVIEW_COLUMNS, fmt
-from tests.reports.browser import Browser, find_chromium
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Debian's chromium is not installed (run `make chromium`, as root)")
-    b = Browser(binary)
-    yield b
-    b.close()
 
 
 def _json(path):

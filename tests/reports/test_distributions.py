@@ -21,7 +21,6 @@ from lamina.reports.html import fmt
 from lamina.reports.plots import heights, stage_histogram_data
 from lamina.reports.stats import parse_stats
 from tests.pipelines.conftest import in_process_pipeline
-from tests.reports.browser import Browser, find_chromium
 
 # (source, distribution, deciding stage, thresholds (setting, keep side) or None for perplexity cutoffs)
 DECIDING = [
@@ -152,16 +151,6 @@ def test_dropped_pages_are_in_the_histograms(corpus_run):
     gh = _json(corpus_run / "stats" / "github.json")["funnel"]
     quality = next(s for s in gh if s["stage"] == "quality")["dropped"]
     assert quality and all(n("github", "alnum_fraction", r) == c for r, c in quality.items())
-
-
-@pytest.fixture(scope="module")
-def browser():
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Debian's chromium is not installed (run `make chromium`, as root)")
-    b = Browser(binary)
-    yield b
-    b.close()
 
 
 @pytest.mark.slow

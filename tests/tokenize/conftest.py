@@ -88,3 +88,14 @@ def tokenizer_model(corpus_dir) -> Path:
 
     with pytest.warns(MixtureWarning, match="commoncrawl"):  # 3 of LLaMA's 7 sources are present
         return train(corpus_dir, TokenizerConfig(vocab_size=1200, sample_chars=300_000, num_threads=2))
+
+
+def train_cli(corpus: Path, *args: str) -> int:
+    """`lamina tokenizer train --corpus CORPUS ARGS...`, SentencePiece's and Beam's warnings silenced."""
+    import warnings
+
+    from lamina.cli import main as lamina
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lamina(["tokenizer", "train", "--corpus", str(corpus), *args])

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 
 from lamina.cli import main as lamina
+from tests.tokenize.conftest import train_cli
 
 
 def test_cli_train_writes_model_vocab_and_card(corpus_dir, tokenizer_model, tmp_path, capsys):
     shutil.copytree(corpus_dir / "docs", tmp_path / "docs")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rc = lamina(
-            [
-                "tokenizer",
-                "train",
-                "--corpus",
-                str(tmp_path),
-                "--vocab-size",
-                "1200",
-                "--sample-chars",
-                "300000",
-            ]
-        )
+    rc = train_cli(tmp_path, "--vocab-size", "1200", "--sample-chars", "300000")
     assert rc == 0 and "tokenizer.model" in capsys.readouterr().out
     out = tmp_path / "tokenizer"
     card = json.loads((out / "card.json").read_text())
@@ -55,9 +42,7 @@ def test_cli_train_mistakes_are_one_line(corpus_dir, tmp_path, capsys):
     """A vocabulary the corpus cannot fill (the default 32,000 on a small corpus), a too small one,
     and a corpus that is not there: one line and exit 2, not SentencePiece's or Python's traceback."""
     shutil.copytree(corpus_dir / "docs", tmp_path / "docs")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rc = lamina(["tokenizer", "train", "--corpus", str(tmp_path), "--sample-chars", "60000"])
+    rc = train_cli(tmp_path, "--sample-chars", "60000")
     err = _error(capsys)
     assert rc == 2, err
     assert (
@@ -65,20 +50,7 @@ def test_cli_train_mistakes_are_one_line(corpus_dir, tmp_path, capsys):
         and "smaller --vocab-size" in err
     )
     assert not (tmp_path / "tokenizer" / "tokenizer.model").exists()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rc = lamina(
-            [
-                "tokenizer",
-                "train",
-                "--corpus",
-                str(tmp_path),
-                "--vocab-size",
-                "400",
-                "--sample-chars",
-                "60000",
-            ]
-        )
+    rc = train_cli(tmp_path, "--vocab-size", "400", "--sample-chars", "60000")
     err = _error(capsys)
     assert rc == 2 and "larger --vocab-size" in err, err
     assert lamina(["tokenizer", "train", "--corpus", str(tmp_path / "nowhere")]) == 2

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 
-from lamina.cli import main as lamina
+from tests.tokenize.conftest import train_cli
 
 
 def test_tokenizer_train_prints_each_source_and_the_training_step(corpus_dir, tmp_path, capsys):
     shutil.copytree(corpus_dir / "docs", tmp_path / "docs")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rc = lamina(
-            [
-                "tokenizer",
-                "train",
-                "--corpus",
-                str(tmp_path),
-                "--vocab-size",
-                "1200",
-                "--sample-chars",
-                "200000",
-            ]
-        )
+    rc = train_cli(tmp_path, "--vocab-size", "1200", "--sample-chars", "200000")
     err = capsys.readouterr().err
     assert rc == 0
     lines = [line for line in err.splitlines() if line.startswith("lamina tokenizer [")]
