@@ -70,6 +70,14 @@ class GitHubConfig:
     def __post_init__(self):
         if self.token_mode not in ("pretoken", "whitespace"):
             raise ValueError(f"github.token_mode must be 'whitespace' or 'pretoken', not {self.token_mode!r}")
+        # a negative length or a fraction above 1 would drop every file without an error
+        for name in ("max_line_length", "max_mean_line_length", "min_alpha_per_token"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"github.{name} must be >= 0, not {getattr(self, name)}")
+        if not 0.0 <= self.min_alnum_fraction <= 1.0:
+            raise ValueError(
+                f"github.min_alnum_fraction is a fraction in [0, 1], not {self.min_alnum_fraction}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

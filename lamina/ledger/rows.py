@@ -5,10 +5,10 @@ The measured value of a drop comes from the document's annotations (`language_sc
 `wiki_prob`) or its text (length); the threshold from the run's settings, or for a perplexity tail
 from the cutoffs named in the drop's detail (the run may compute them). For exact duplicates
 (digest, URL, content hash) `duplicate_key` is what the document shares with its original.
-`duplicate_of` is the original's id: a books near-duplicate's cluster representative (its key, from
-the stage's detail, here); the others are filled in by `lamina.pipelines.ledger.NameOriginals`
-from what the dedup stages register with `--ledger`: the key's winner of an exact duplicate, the
-majority owner of the lines of a line-dedup drop (docs/reports.md).
+`duplicate_of` is the original's id. Here, a books near-duplicate's is the representative's key
+its detail names; with `--ledger`, `lamina.pipelines.ledger.NameOriginals` replaces it with the
+representative's id and fills in the others from what the dedup stages register: the key's winner
+of an exact duplicate, the majority owner of the lines of a line-dedup drop (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SCHEMA: list[tuple[str, str]] = [
     ("reason", "string"),  # the drop reason (null when kept)
     ("value", "float64"),  # the measured value the decision used (null when none)
     ("threshold", "float64"),  # the threshold it was held to (null when none)
-    ("duplicate_of", "string"),  # the original: key winner, line owner (ids), books cluster head (key)
+    ("duplicate_of", "string"),  # the original's id: key winner, line owner, books cluster head
     ("duplicate_key", "string"),  # what a duplicate shares with its original (digest, URL, content hash)
     ("detail", "string"),  # the decision's detail as the stage wrote it
     ("bucket", "string"),  # language_bucket of a kept document (the report's group)

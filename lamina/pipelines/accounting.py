@@ -175,7 +175,7 @@ class MinCount(beam.CombineFn):
 class Originals:
     """How the ledger names the original of a document a dedup stage dropped (`--ledger` only).
     `keys(doc)`: the keys the dropped document shares (its digest / URL / content hash, or its line
-    hashes); `values`: (key, (candidate ids, best first)) for every key held by more than one
+    hashes; a `keys.of_drop(dropped)` method instead reads them from the verdict); `values`: (key, (candidate ids, best first)) for every key held by more than one
     document. A dropped document's original is the first candidate of each of its keys that is not
     itself, and over several keys (lines) the most frequent of those, ties by smallest id
     (`lamina.pipelines.ledger.NameOriginals`, a bounded fan-out join)."""

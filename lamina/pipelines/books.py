@@ -48,6 +48,7 @@ from lamina.pipelines.accounting import (
     Dropped,
     Funnel,
     Meta,
+    Originals,
     Stage,
     count_join,
     group_size,
@@ -331,6 +332,17 @@ class NearDuplicate(Stage):
         return Dropped(nd.NEAR_DUPLICATE, doc, f"near-duplicate of {rep_key} (estimated Jaccard {jac})")
 
 
+class _ClusterHead:
+    """`Originals.keys` of a near-duplicate: the representative's key its verdict names; the kept
+    books' (key, id) answer it (the representative is always kept)."""
+
+    def of_drop(self, dropped) -> tuple:
+        from lamina.ledger.rows import duplicate_of
+
+        head = duplicate_of(dropped.detail)
+        return (head,) if head else ()
+
+
 class BooksSource(beam.PTransform):
     """Read + strip + near-dedup: the Books branch of `lamina corpus` up to the writer. Applied to a
     pipeline's root; outputs the kept books; registers its stages in `funnel`."""
@@ -361,6 +373,10 @@ class BooksSource(beam.PTransform):
         joined = {"doc": by_node, "hit": hits} | "join_clusters" >> beam.CoGroupByKey()
         count_join(funnel, NearDuplicate.name, "hit", hits, joined, "hit")
         docs = funnel.apply(joined, NearDuplicate())
+        if funnel.originals is not None:  # --ledger: the cluster head's id for duplicate_of
+            funnel.originals[(NearDuplicate.name, nd.NEAR_DUPLICATE)] = Originals(
+                _ClusterHead(), docs | "head_ids" >> beam.Map(lambda d: (d.metadata["key"], (d.id,)))
+            )
         funnel.measure("length", NearDuplicate.name, text_length)  # the dropped editions' sizes too
         return docs
 

@@ -142,6 +142,13 @@ def _other(kv):
             return
 
 
+def _keys(keys, dropped) -> tuple:
+    """The keys of a drop: `keys.of_drop(dropped)` where the key is in the verdict (a book's cluster
+    head is named in the near-duplicate detail), else `keys(dropped.doc)`."""
+    of_drop = getattr(keys, "of_drop", None)
+    return of_drop(dropped) if of_drop else keys(dropped.doc)
+
+
 def _with_original(kv):
     _, g = kv
     of = [o for o in g["of"] if o is not None]
@@ -164,7 +171,9 @@ class NameOriginals(beam.PTransform):
     def expand(self, drops):
         keys, settings = self.spec.keys, self.settings
         rows = drops | "row" >> beam.Map(lambda sd: (sd[1].doc.id, dropped_row(sd[0], sd[1], settings)))
-        requests = drops | "requests" >> beam.FlatMap(lambda sd: ((k, sd[1].doc.id) for k in keys(sd[1].doc)))
+        requests = drops | "requests" >> beam.FlatMap(
+            lambda sd: ((k, sd[1].doc.id) for k in _keys(keys, sd[1]))
+        )
         owners = (
             (self.spec.values, requests)
             | "lookup" >> KeyedLookup()

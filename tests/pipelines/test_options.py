@@ -34,6 +34,8 @@ def test_shipped_configs_load():
         ("[ccnet]\ncutoff_percentiles = [60, 30]\n", "cutoff_percentiles must be two percents"),
         ("[c4]\nlid_threshold = 99\n", "c4.lid_threshold is a probability"),
         ("[c4]\nfasttext_threshold = 1.5\n", "c4.fasttext_threshold is a probability"),
+        ("[github]\nmax_line_length = -5\n", r"github.max_line_length must be >= 0, not -5"),
+        ("[github]\nmin_alnum_fraction = 25\n", r"github.min_alnum_fraction is a fraction in \[0, 1\]"),
     ],
 )
 def test_config_mistakes_are_named(tmp_path, toml, message):

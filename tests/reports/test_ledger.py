@@ -106,7 +106,7 @@ def test_every_duplicate_names_the_right_original(corpus_run, ledger):
     key_of = {"duplicate_digest": DigestDedup().key, "duplicate_url": UrlDedup().key,
               "duplicate_content": ContentDedup().key}  # fmt: skip
     written = _written(corpus_run)
-    by_key = {(r["source"], r["key"]): r for r in ledger}
+    by_id = {(r["source"], r["id"]): r for r in ledger}
     dups = [r for r in ledger if r["reason"] in DUPLICATES]
     assert Counter(r["reason"] for r in dups) == Counter(
         {"duplicate_digest": 8, "duplicate_url": 9, "duplicate_content": 3, "near_duplicate": 1}
@@ -114,8 +114,9 @@ def test_every_duplicate_names_the_right_original(corpus_run, ledger):
     for r in dups:
         s = r["source"]
         if r["reason"] == "near_duplicate":
-            original = by_key.get((s, r["duplicate_of"]))
+            original = by_id.get((s, r["duplicate_of"]))  # its id, the head its detail names
             assert original is not None and original["outcome"] == "kept", r
+            assert f"near-duplicate of {original['key']} " in r["detail"], r
             continue
         assert r["duplicate_key"], r
         key = key_of[r["reason"]]
