@@ -45,12 +45,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _error(err) -> None:
+    """One line on stderr in ONE write: every rank of a torchrun job says it, and with
+    PYTHONUNBUFFERED print's separate write of the newline lets two ranks' lines run together."""
+    sys.stderr.write(f"lamina pretrain: {err}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         cfg = load_config(args.config, args.set)
     except ValueError as err:
-        print(f"lamina pretrain: {err}", file=sys.stderr)
+        _error(err)
         return 2
     from lamina.pretrain.trainer import Trainer  # imports torch: only when training
 
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer = Trainer(cfg, args.manifest, out, resume=args.resume, overwrite=args.overwrite)
     except (DataError, ValueError) as err:
-        print(f"lamina pretrain: {err}", file=sys.stderr)
+        _error(err)
         return 2
     d = trainer.d
     if d.rank == 0:

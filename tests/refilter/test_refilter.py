@@ -155,7 +155,10 @@ def annotated_c4(sample_world, sample_models, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("threshold", ["0.25", "1.01"], ids=["lower", "higher-drops-all"])
+# Lower only: every kept sample-world C4 page records a langdetect score of 1.0, so no valid (<= 1)
+# higher threshold moves a page (1.01, which dropped them all, is now refused as no probability);
+# raising a threshold is covered by CCNet's 0.999 and GitHub's stricter cases.
+@pytest.mark.parametrize("threshold", ["0.25"], ids=["lower"])
 def test_c4_language_threshold_equals_full_rerun(
     annotated_c4, sample_world, sample_models, tmp_path, threshold
 ):

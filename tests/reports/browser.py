@@ -26,7 +26,9 @@ class Browser:
         from websockets.sync.client import connect
 
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory(prefix="lamina-chromium-")
+        # Chromium's helper processes (crash handler, renderers) may still write into the profile after
+        # the browser exits: a cleanup racing them fails with "Directory not empty" (seen in CI).
+        self._profile = tempfile.TemporaryDirectory(prefix="lamina-chromium-", ignore_cleanup_errors=True)
         self._proc = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--remote-debugging-port=0", f"--user-data-dir={self._profile.name}",
